@@ -1,0 +1,383 @@
+// The only file that sees Python: numpy arrays in and out, the GIL released around all
+// core work, Ctrl-C polling through an InterruptHook, and C++ errors mapped to Python
+// exceptions (InvalidArgument -> ValueError, NumericalError -> FloatingPointError,
+// std::bad_alloc -> MemoryError, Interrupted -> the pending KeyboardInterrupt).
+// Validation that users see lives in python/acctsne; the checks here guard the core.
+#include <pybind11/functional.h>
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "acctsne/affinity.h"
+#include "acctsne/common.h"
+#include "acctsne/exact.h"
+#include "acctsne/knn.h"
+#include "acctsne/optimizer.h"
+#include "acctsne/parallel.h"
+#include "acctsne/quadtree.h"
+#include "acctsne/repulsion.h"
+#include "acctsne/simd.h"
+
+namespace py = pybind11;
+using acctsne::ThreadPool;
+
+namespace {
+
+template <typename T>
+using CArray = py::array_t<T, py::array::c_style | py::array::forcecast>;
+
+// Takes the GIL briefly and asks Python whether a signal (Ctrl-C) is pending. On true,
+// the KeyboardInterrupt stays set as this thread's error indicator until re-raised.
+class PythonInterruptHook : public acctsne::InterruptHook {
+ public:
+  bool poll() override {
+    py::gil_scoped_acquire gil;
+    return PyErr_CheckSignals() != 0;
+  }
+};
+
+// Runs `work` with the GIL released on a fresh per-call pool; re-raises interrupts.
+template <typename Fn>
+void RunWithoutGil(int n_threads, Fn&& work) {
+  PythonInterruptHook hook;
+  try {
+    py::gil_scoped_release release;
+    ThreadPool pool(n_threads, &hook);
+    work(pool);
+  } catch (const acctsne::Interrupted&) {
+    if (!PyErr_Occurred()) PyErr_SetNone(PyExc_KeyboardInterrupt);
+    throw py::error_already_set();
+  }
+}
+
+void RequireShape(const py::array& a, const char* name, py::ssize_t rows, py::ssize_t cols) {
+  if (a.ndim() != 2 || a.shape(0) != rows || (cols >= 0 && a.shape(1) != cols)) {
+    throw acctsne::InvalidArgument(acctsne::StrCat(name, " has the wrong shape"));
+  }
+}
+
+acctsne::SimdLevel ResolveLevel(const std::optional<std::string>& name) {
+  if (!name) return acctsne::DefaultSimdLevel();
+  acctsne::SimdLevel level = acctsne::ParseSimdLevel(*name);
+  acctsne::RequireSupported(level);
+  return level;
+}
+
+py::tuple KnnExact(const py::array& X_any, int64_t k, int n_threads,
+                   const std::optional<std::string>& simd_level) {
+  const acctsne::SimdLevel level = ResolveLevel(simd_level);
+  const bool is_double = X_any.dtype().is(py::dtype::of<double>());
+  py::array X = is_double ? py::array(CArray<double>::ensure(X_any))
+                          : py::array(CArray<float>::ensure(X_any));
+  if (!X || X.ndim() != 2) throw acctsne::InvalidArgument("X must be a 2-D numeric array");
+  const int64_t n = X.shape(0), d = X.shape(1);
+  py::array_t<int32_t> indices({n, k});
+  py::array_t<float> sq_dist({n, k});
+  int32_t* idx_ptr = indices.mutable_data();
+  float* dist_ptr = sq_dist.mutable_data();
+  const void* x_ptr = X.data();
+  RunWithoutGil(n_threads, [&](ThreadPool& pool) {
+    if (is_double) {
+      acctsne::ExactKnn(static_cast<const double*>(x_ptr), n, d, k, level, pool, idx_ptr, dist_ptr);
+    } else {
+      acctsne::ExactKnn(static_cast<const float*>(x_ptr), n, d, k, level, pool, idx_ptr, dist_ptr);
+    }
+  });
+  return py::make_tuple(indices, sq_dist);
+}
+
+py::tuple ConditionalProbabilities(const CArray<float>& sq_dist, float perplexity, bool exact,
+                                   int n_threads) {
+  if (sq_dist.ndim() != 2) throw acctsne::InvalidArgument("distances must be 2-D");
+  const int64_t n = sq_dist.shape(0), k = sq_dist.shape(1);
+  py::array_t<double> P({n, k});
+  py::array_t<double> betas(n);
+  double* p_ptr = P.mutable_data();
+  double* b_ptr = betas.mutable_data();
+  const float* d_ptr = sq_dist.data();
+  RunWithoutGil(n_threads, [&](ThreadPool& pool) {
+    acctsne::ConditionalProbabilities(d_ptr, n, k, exact, perplexity, pool, p_ptr, b_ptr);
+  });
+  return py::make_tuple(P, betas);
+}
+
+py::tuple JointProbabilitiesNN(const CArray<int32_t>& neighbors, const CArray<float>& sq_dist,
+                               float perplexity, int n_threads) {
+  if (sq_dist.ndim() != 2) throw acctsne::InvalidArgument("distances must be 2-D");
+  const int64_t n = sq_dist.shape(0), k = sq_dist.shape(1);
+  RequireShape(neighbors, "neighbors", n, k);
+  std::vector<double> cond(static_cast<size_t>(n * k));
+  py::array_t<double> betas(n);
+  double* b_ptr = betas.mutable_data();
+  acctsne::SparseP P;
+  const float* d_ptr = sq_dist.data();
+  const int32_t* nb_ptr = neighbors.data();
+  RunWithoutGil(n_threads, [&](ThreadPool& pool) {
+    acctsne::ConditionalProbabilities(d_ptr, n, k, false, perplexity, pool, cond.data(), b_ptr);
+    P = acctsne::SymmetrizeKnn(nb_ptr, cond.data(), n, k, pool);
+  });
+  py::array_t<int64_t> indptr(static_cast<py::ssize_t>(P.indptr.size()));
+  py::array_t<int32_t> indices(static_cast<py::ssize_t>(P.indices.size()));
+  py::array_t<float> data(static_cast<py::ssize_t>(P.data.size()));
+  std::memcpy(indptr.mutable_data(), P.indptr.data(), P.indptr.size() * sizeof(int64_t));
+  std::memcpy(indices.mutable_data(), P.indices.data(), P.indices.size() * sizeof(int32_t));
+  std::memcpy(data.mutable_data(), P.data.data(), P.data.size() * sizeof(float));
+  return py::make_tuple(indptr, indices, data, betas);
+}
+
+py::tuple JointProbabilitiesExact(const CArray<float>& sq_dist, float perplexity, int n_threads) {
+  if (sq_dist.ndim() != 2 || sq_dist.shape(0) != sq_dist.shape(1))
+    throw acctsne::InvalidArgument("exact affinities need a square distance matrix");
+  const int64_t n = sq_dist.shape(0);
+  py::array_t<double> P({n, n});
+  py::array_t<double> betas(n);
+  double* p_ptr = P.mutable_data();
+  double* b_ptr = betas.mutable_data();
+  const float* d_ptr = sq_dist.data();
+  RunWithoutGil(n_threads, [&](ThreadPool& pool) {
+    acctsne::ConditionalProbabilities(d_ptr, n, n, true, perplexity, pool, p_ptr, b_ptr);
+    acctsne::SymmetrizeDense(p_ptr, n, pool);
+  });
+  return py::make_tuple(P, betas);
+}
+
+acctsne::CsrView MakeCsr(const CArray<int64_t>& indptr, const CArray<int32_t>& indices,
+                         const CArray<float>& data, int64_t n) {
+  if (indptr.ndim() != 1 || indptr.shape(0) != n + 1)
+    throw acctsne::InvalidArgument("P.indptr must have n_samples + 1 entries");
+  const int64_t nnz = indptr.at(n);
+  if (indptr.at(0) != 0 || indices.ndim() != 1 || data.ndim() != 1 ||
+      indices.shape(0) != nnz || data.shape(0) != nnz)
+    throw acctsne::InvalidArgument("P.indices / P.data do not match P.indptr");
+  acctsne::CsrView P;
+  P.n_rows = n;
+  P.indptr = indptr.data();
+  P.indices = indices.data();
+  P.data = data.data();
+  return P;
+}
+
+py::tuple GradientBH(const CArray<float>& Y, const CArray<int64_t>& indptr,
+                     const CArray<int32_t>& indices, const CArray<float>& data, float angle,
+                     int dof, bool compute_error, int n_threads) {
+  if (Y.ndim() != 2) throw acctsne::InvalidArgument("Y must be 2-D");
+  const int64_t n = Y.shape(0);
+  const int dims = static_cast<int>(Y.shape(1));
+  acctsne::CsrView P = MakeCsr(indptr, indices, data, n);
+  py::array_t<float> grad({n, static_cast<int64_t>(dims)});
+  float* g_ptr = grad.mutable_data();
+  const float* y_ptr = Y.data();
+  double kl = 0.0;
+  RunWithoutGil(n_threads, [&](ThreadPool& pool) {
+    acctsne::BarnesHutEngine engine(P, 1.0f, dims, angle, dof, pool);
+    kl = engine.Compute(y_ptr, compute_error, g_ptr);
+  });
+  return py::make_tuple(kl, grad);
+}
+
+py::tuple GradientExact(const CArray<float>& Y, const CArray<double>& P, int dof,
+                        bool compute_error, int n_threads) {
+  if (Y.ndim() != 2) throw acctsne::InvalidArgument("Y must be 2-D");
+  const int64_t n = Y.shape(0);
+  const int dims = static_cast<int>(Y.shape(1));
+  RequireShape(P, "P", n, n);
+  py::array_t<double> grad({n, static_cast<int64_t>(dims)});
+  double* g_ptr = grad.mutable_data();
+  const float* y_ptr = Y.data();
+  const double* p_ptr = P.data();
+  double kl = 0.0;
+  RunWithoutGil(n_threads, [&](ThreadPool& pool) {
+    kl = acctsne::ExactGradient(p_ptr, 1.0, y_ptr, n, dims, dof, compute_error, pool, g_ptr);
+  });
+  return py::make_tuple(compute_error ? kl : std::numeric_limits<double>::quiet_NaN(), grad);
+}
+
+template <typename T>
+py::array_t<T> ToArray(const std::vector<T>& v) {
+  py::array_t<T> out(static_cast<py::ssize_t>(v.size()));
+  if (!v.empty()) std::memcpy(out.mutable_data(), v.data(), v.size() * sizeof(T));
+  return out;
+}
+
+py::dict BuildTree(const CArray<float>& Y, int n_threads) {
+  if (Y.ndim() != 2) throw acctsne::InvalidArgument("Y must be 2-D");
+  const int64_t n = Y.shape(0);
+  const int dims = static_cast<int>(Y.shape(1));
+  acctsne::QuadTree tree;
+  const float* y_ptr = Y.data();
+  RunWithoutGil(n_threads, [&](ThreadPool& pool) { tree.Build(y_ptr, n, dims, pool); });
+  py::dict out;
+  out["order"] = ToArray(tree.order());
+  out["centers_of_mass"] = ToArray(tree.centers_of_mass()).reshape({tree.n_nodes(), static_cast<int64_t>(dims)});
+  out["counts"] = ToArray(tree.counts());
+  out["begins"] = ToArray(tree.begins());
+  out["first_children"] = ToArray(tree.first_children());
+  out["n_children"] = ToArray(tree.n_children());
+  out["depths"] = ToArray(tree.depths());
+  out["squared_widths"] = ToArray(tree.squared_widths());
+  out["lower_bounds"] = std::vector<float>(tree.lower_bounds(), tree.lower_bounds() + dims);
+  out["upper_bounds"] = std::vector<float>(tree.upper_bounds(), tree.upper_bounds() + dims);
+  out["leaf_capacity"] = acctsne::QuadTree::kLeafCapacity;
+  return out;
+}
+
+py::array_t<float, py::array::c_style> RequireEmbedding(const py::array& Y) {
+  if (!Y.dtype().is(py::dtype::of<float>()) || !(Y.flags() & py::array::c_style) ||
+      !Y.writeable() || Y.ndim() != 2)
+    throw acctsne::InvalidArgument("Y must be a writeable C-contiguous float32 2-D array");
+  return py::reinterpret_borrow<py::array_t<float, py::array::c_style>>(Y);
+}
+
+acctsne::PhaseParams MakePhaseParams(int start_iter, int max_iter, int n_iter_check,
+                                     int n_iter_without_progress, double momentum,
+                                     double learning_rate, double min_grad_norm) {
+  acctsne::PhaseParams p;
+  p.start_iter = start_iter;
+  p.max_iter = max_iter;
+  p.n_iter_check = n_iter_check;
+  p.n_iter_without_progress = n_iter_without_progress;
+  p.momentum = momentum;
+  p.learning_rate = learning_rate;
+  p.min_grad_norm = min_grad_norm;
+  return p;
+}
+
+py::dict PhaseResultToDict(const acctsne::PhaseResult& r, const acctsne::PhaseTimes& t) {
+  py::dict out;
+  out["last_iter"] = r.last_iter;
+  out["error"] = r.error;
+  out["grad_norm"] = r.grad_norm;
+  out["stop_reason"] = r.reason == acctsne::StopReason::kNoProgress      ? "no_progress"
+                       : r.reason == acctsne::StopReason::kSmallGradient ? "small_gradient"
+                                                                         : "max_iter";
+  py::dict times;
+  times["tree_build"] = t.tree_build;
+  times["repulsion"] = t.repulsion;
+  times["attraction"] = t.attraction;
+  times["exact_gradient"] = t.exact_gradient;
+  times["update"] = t.update;
+  out["times"] = times;
+  return out;
+}
+
+// Wraps an optional Python callable as a ProgressFn that takes the GIL to call it.
+acctsne::ProgressFn MakeProgress(const std::optional<py::function>& callback) {
+  if (!callback) return {};
+  py::function fn = *callback;
+  return [fn](int iteration, double error, double grad_norm, double seconds) {
+    py::gil_scoped_acquire gil;
+    fn(iteration, error, grad_norm, seconds);
+  };
+}
+
+py::dict OptimizeBH(const py::array& Y_any, const CArray<int64_t>& indptr,
+                    const CArray<int32_t>& indices, const CArray<float>& data,
+                    float exaggeration, float angle, int dof, int start_iter, int max_iter,
+                    int n_iter_check, int n_iter_without_progress, double momentum,
+                    double learning_rate, double min_grad_norm, int n_threads,
+                    const std::optional<py::function>& progress) {
+  auto Y = RequireEmbedding(Y_any);
+  const int64_t n = Y.shape(0);
+  const int dims = static_cast<int>(Y.shape(1));
+  acctsne::CsrView P = MakeCsr(indptr, indices, data, n);
+  const auto params = MakePhaseParams(start_iter, max_iter, n_iter_check, n_iter_without_progress,
+                                      momentum, learning_rate, min_grad_norm);
+  auto progress_fn = MakeProgress(progress);
+  float* y_ptr = Y.mutable_data();
+  acctsne::PhaseResult result;
+  acctsne::PhaseTimes times;
+  RunWithoutGil(n_threads, [&](ThreadPool& pool) {
+    acctsne::BarnesHutEngine engine(P, exaggeration, dims, angle, dof, pool);
+    result = acctsne::GradientDescent(engine, y_ptr, n, dims, params, pool, progress_fn);
+    times = engine.times;
+  });
+  return PhaseResultToDict(result, times);
+}
+
+py::dict OptimizeExact(const py::array& Y_any, const CArray<double>& P, double exaggeration,
+                       int dof, int start_iter, int max_iter, int n_iter_check,
+                       int n_iter_without_progress, double momentum, double learning_rate,
+                       double min_grad_norm, int n_threads,
+                       const std::optional<py::function>& progress) {
+  auto Y = RequireEmbedding(Y_any);
+  const int64_t n = Y.shape(0);
+  const int dims = static_cast<int>(Y.shape(1));
+  RequireShape(P, "P", n, n);
+  const auto params = MakePhaseParams(start_iter, max_iter, n_iter_check, n_iter_without_progress,
+                                      momentum, learning_rate, min_grad_norm);
+  auto progress_fn = MakeProgress(progress);
+  float* y_ptr = Y.mutable_data();
+  const double* p_ptr = P.data();
+  acctsne::PhaseResult result;
+  acctsne::PhaseTimes times;
+  RunWithoutGil(n_threads, [&](ThreadPool& pool) {
+    acctsne::ExactEngine engine(p_ptr, n, exaggeration, dims, dof, pool);
+    result = acctsne::GradientDescent(engine, y_ptr, n, dims, params, pool, progress_fn);
+    times = engine.times;
+  });
+  return PhaseResultToDict(result, times);
+}
+
+py::dict SimdInfo() {
+  py::dict out;
+  py::list compiled, supported;
+  for (auto level : acctsne::CompiledSimdLevels()) compiled.append(acctsne::SimdLevelName(level));
+  for (auto level : acctsne::SupportedSimdLevels()) supported.append(acctsne::SimdLevelName(level));
+  out["compiled"] = compiled;
+  out["supported"] = supported;
+  out["default"] = acctsne::SimdLevelName(acctsne::DefaultSimdLevel());
+  return out;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "acctsne native core (private; use acctsne.TSNE)";
+#ifdef ACCTSNE_VERSION
+  m.attr("__version__") = ACCTSNE_VERSION;
+#endif
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const acctsne::NumericalError& e) {
+      PyErr_SetString(PyExc_FloatingPointError, e.what());
+    }
+  });
+
+  m.def("knn_exact", &KnnExact, py::arg("X"), py::arg("k"), py::arg("n_threads") = 1,
+        py::arg("simd_level") = py::none(), "Exact kNN: (indices int32, squared distances float32).");
+  m.def("conditional_probabilities", &ConditionalProbabilities, py::arg("sq_distances"),
+        py::arg("perplexity"), py::arg("exact") = false, py::arg("n_threads") = 1,
+        "Perplexity binary search: (conditional P float64, betas).");
+  m.def("joint_probabilities_nn", &JointProbabilitiesNN, py::arg("neighbors"),
+        py::arg("sq_distances"), py::arg("perplexity"), py::arg("n_threads") = 1,
+        "Symmetric normalised P from a kNN graph: (indptr, indices, data, betas).");
+  m.def("joint_probabilities_exact", &JointProbabilitiesExact, py::arg("sq_distances"),
+        py::arg("perplexity"), py::arg("n_threads") = 1, "Dense exact-method P: (P, betas).");
+  m.def("gradient_bh", &GradientBH, py::arg("Y"), py::arg("indptr"), py::arg("indices"),
+        py::arg("data"), py::arg("angle") = 0.5f, py::arg("dof") = 1,
+        py::arg("compute_error") = true, py::arg("n_threads") = 1,
+        "Barnes-Hut KL gradient: (kl, grad float32).");
+  m.def("gradient_exact", &GradientExact, py::arg("Y"), py::arg("P"), py::arg("dof") = 1,
+        py::arg("compute_error") = true, py::arg("n_threads") = 1,
+        "Exact KL gradient in float64: (kl, grad).");
+  m.def("build_tree", &BuildTree, py::arg("Y"), py::arg("n_threads") = 1,
+        "Build the Morton-ordered tree and return its arrays (for tests).");
+  m.def("optimize_barnes_hut", &OptimizeBH, py::arg("Y"), py::arg("indptr"), py::arg("indices"),
+        py::arg("data"), py::arg("exaggeration"), py::arg("angle"), py::arg("dof"),
+        py::arg("start_iter"), py::arg("max_iter"), py::arg("n_iter_check"),
+        py::arg("n_iter_without_progress"), py::arg("momentum"), py::arg("learning_rate"),
+        py::arg("min_grad_norm"), py::arg("n_threads"), py::arg("progress") = py::none(),
+        "One phase of gradient descent with the Barnes-Hut gradient (Y updated in place).");
+  m.def("optimize_exact", &OptimizeExact, py::arg("Y"), py::arg("P"), py::arg("exaggeration"),
+        py::arg("dof"), py::arg("start_iter"), py::arg("max_iter"), py::arg("n_iter_check"),
+        py::arg("n_iter_without_progress"), py::arg("momentum"), py::arg("learning_rate"),
+        py::arg("min_grad_norm"), py::arg("n_threads"), py::arg("progress") = py::none(),
+        "One phase of gradient descent with the exact gradient (Y updated in place).");
+  m.def("simd_info", &SimdInfo, "Compiled, supported and default SIMD levels.");
+}

@@ -1,0 +1,44 @@
+// Input-space affinities P (van der Maaten 2014, eqs. 1-2; sklearn's
+// _binary_search_perplexity and _joint_probabilities[_nn]).
+//
+//   p_{j|i} = exp(-beta_i d_ij^2) / sum_k exp(-beta_i d_ik^2)   (d^2: squared distances)
+//   beta_i by bisection so that H(P_i) = log(perplexity)        (natural log; |dH| <= 1e-5)
+//   p_ij = (p_{j|i} + p_{i|j}) / sum_{kl}(p_{k|l} + p_{l|k})
+//
+// The search follows sklearn step for step (beta starts at 1, doubles/halves until
+// bracketed, then bisects, at most 100 steps, sum floored at 1e-8, float32 distances and
+// float64 arithmetic), so conditional rows agree with sklearn's to rounding. Rows are
+// independent and run in parallel.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "acctsne/parallel.h"
+
+namespace acctsne {
+
+// sq_distances: n x k (row i: squared distances from i to k other points). When
+// skip_diagonal is true the matrix is n x n and entry (i, i) is ignored (exact method).
+// Writes conditional probabilities (n x k) and each row's precision beta_i (n).
+void ConditionalProbabilities(const float* sq_distances, int64_t n, int64_t k,
+                              bool skip_diagonal, float perplexity, ThreadPool& pool,
+                              double* cond_p, double* betas);
+
+// Symmetrised, normalised P in CSR (column indices sorted within each row).
+struct SparseP {
+  std::vector<int64_t> indptr;
+  std::vector<int32_t> indices;
+  std::vector<float> data;
+};
+
+// From a kNN graph (neighbors: n x k indices) and its conditional probabilities
+// (n x k), builds P = (C + C^T) / sum(C + C^T). Duplicated entries are summed.
+SparseP SymmetrizeKnn(const int32_t* neighbors, const double* cond_p, int64_t n, int64_t k,
+                      ThreadPool& pool);
+
+// Dense exact-method P (n x n, float64): p_ij = max((c_ij + c_ji) / sum, eps) off the
+// diagonal, 0 on it. cond_p is overwritten with the result.
+void SymmetrizeDense(double* cond_p, int64_t n, ThreadPool& pool);
+
+}  // namespace acctsne

@@ -1,0 +1,25 @@
+// Exact k-nearest neighbours in squared Euclidean distance, by blocked brute force.
+//
+// Selection runs in float32 on a centred and rescaled copy of X (ranking is invariant
+// to translation and uniform scaling, and the rescaling keeps values near 1, so inputs
+// around 1e30 or 1e-30 neither overflow nor lose precision), using the expansion
+// ||x||^2 + ||y||^2 - 2 x.y with a SIMD dot-product kernel (kernels/). The k distances
+// finally kept are then recomputed exactly in float64 from the original X. As in
+// sklearn's kneighbors(X=None), each sample is excluded from its own neighbours by index
+// (a duplicate row is still a neighbour at distance 0). Ties go to the lower index.
+#pragma once
+
+#include <cstdint>
+
+#include "acctsne/parallel.h"
+#include "acctsne/simd.h"
+
+namespace acctsne {
+
+// X: row-major n x d (T = float or double). Writes, for every row i, its k nearest
+// other rows in increasing distance: indices (n x k) and squared distances (n x k).
+template <typename T>
+void ExactKnn(const T* X, int64_t n, int64_t d, int64_t k, SimdLevel level, ThreadPool& pool,
+              int32_t* out_indices, float* out_sq_distances);
+
+}  // namespace acctsne

@@ -1,0 +1,110 @@
+// The t-SNE optimisation loop: batch gradient descent with momentum and per-parameter
+// gains, one call per phase of sklearn's schedule (_gradient_descent), run entirely in
+// C++. Per iteration:
+//   g = dKL/dY (from a GradientEngine)
+//   gains = (update * g < 0) ? gains + 0.2 : gains * 0.8, floored at min_gain (0.01)
+//   g *= gains;  update = momentum * update - learning_rate * g;  Y += update
+// Every n_iter_check iterations (and on the last one) the KL error is computed and the
+// stopping rules are applied: no improvement for more than n_iter_without_progress
+// iterations, or |g| <= min_grad_norm. `update` and `gains` start afresh in each phase,
+// as in sklearn. Gains and Y are float32 and `update` is float64, which is what sklearn's
+// numpy arithmetic produces with learning_rate="auto".
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "acctsne/common.h"
+#include "acctsne/parallel.h"
+#include "acctsne/quadtree.h"
+
+namespace acctsne {
+
+// Seconds spent per phase, accumulated over iterations.
+struct PhaseTimes {
+  double tree_build = 0.0;
+  double repulsion = 0.0;
+  double attraction = 0.0;
+  double exact_gradient = 0.0;
+  double update = 0.0;
+};
+
+class GradientEngine {
+ public:
+  virtual ~GradientEngine() = default;
+  // Writes dKL/dY (n x dims) for the current Y; returns KL when compute_error, else NaN.
+  virtual double Compute(const float* Y, bool compute_error, float* grad) = 0;
+  virtual const char* name() const = 0;
+  PhaseTimes times;
+};
+
+// Barnes-Hut: tree rebuilt every call; P (CSR) is multiplied by `exaggeration`.
+class BarnesHutEngine : public GradientEngine {
+ public:
+  BarnesHutEngine(const CsrView& P, float exaggeration, int dims, float angle, int dof,
+                  ThreadPool& pool);
+  double Compute(const float* Y, bool compute_error, float* grad) override;
+  const char* name() const override { return "barnes_hut"; }
+
+ private:
+  CsrView P_;
+  std::vector<float> scaled_data_;
+  int dims_;
+  float angle_;
+  int dof_;
+  ThreadPool& pool_;
+  QuadTree tree_;
+  std::vector<float> neg_, pos_;
+};
+
+// Exact O(N^2) gradient over a dense P (n x n) multiplied by `exaggeration`.
+class ExactEngine : public GradientEngine {
+ public:
+  ExactEngine(const double* P, int64_t n, double exaggeration, int dims, int dof,
+              ThreadPool& pool);
+  double Compute(const float* Y, bool compute_error, float* grad) override;
+  const char* name() const override { return "exact"; }
+
+ private:
+  const double* P_;
+  int64_t n_;
+  double exaggeration_;
+  int dims_;
+  int dof_;
+  ThreadPool& pool_;
+  std::vector<double> grad64_;
+};
+
+struct PhaseParams {
+  int start_iter = 0;
+  int max_iter = 250;
+  int n_iter_check = 50;
+  int n_iter_without_progress = 300;
+  double momentum = 0.8;
+  double learning_rate = 200.0;
+  float min_gain = 0.01f;
+  double min_grad_norm = 1e-7;
+};
+
+enum class StopReason { kMaxIter = 0, kNoProgress = 1, kSmallGradient = 2 };
+
+struct PhaseResult {
+  int last_iter = 0;       // index of the last iteration run (sklearn's `it`)
+  double error = 0.0;      // KL at the last iteration that computed it
+  double grad_norm = 0.0;  // at the last check
+  StopReason reason = StopReason::kMaxIter;
+};
+
+// Called on every check iteration: (iteration + 1, error, grad norm, seconds since the
+// previous check). May throw (the exception propagates out of GradientDescent).
+using ProgressFn = std::function<void(int, double, double, double)>;
+
+// Runs iterations [start_iter, max_iter) on Y (n x dims, updated in place).
+PhaseResult GradientDescent(GradientEngine& engine, float* Y, int64_t n, int dims,
+                            const PhaseParams& params, ThreadPool& pool,
+                            const ProgressFn& progress);
+
+}  // namespace acctsne

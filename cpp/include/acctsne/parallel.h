@@ -1,0 +1,96 @@
+// A small thread pool owned by one fit, and deterministic parallel loops over blocks.
+//
+// Determinism: work is split into blocks whose size never depends on the thread count;
+// each block writes only its own outputs and its own partial sums, and partial sums are
+// reduced serially in block order. The result is therefore bitwise identical for any
+// number of threads. Blocks are handed out through an atomic counter (dynamic schedule).
+//
+// Exceptions thrown by a block are captured (first one wins), remaining blocks are
+// skipped, and the exception is rethrown on the calling thread after all workers are
+// idle. The calling thread works too, and polls the interrupt hook between its blocks.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "acctsne/interrupt.h"
+
+namespace acctsne {
+
+class ThreadPool {
+ public:
+  using BlockFn = std::function<void(int64_t block)>;
+
+  // n_threads >= 1 counts the calling thread; n_threads - 1 workers are started.
+  ThreadPool(int n_threads, InterruptHook* hook);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int n_threads() const { return static_cast<int>(workers_.size()) + 1; }
+
+  // Runs fn(b) for every b in [0, n_blocks). Throws Interrupted if a signal arrived.
+  void run(int64_t n_blocks, const BlockFn& fn);
+
+  // Polls the interrupt hook (rate-limited) from the calling thread; throws Interrupted.
+  void check_interrupt();
+
+ private:
+  void worker_main();
+  void drain_blocks(bool is_caller);
+
+  std::vector<std::thread> workers_;
+  InterruptPoller poller_;
+
+  std::mutex mutex_;
+  std::condition_variable work_cv_;
+  std::condition_variable done_cv_;
+  uint64_t generation_ = 0;
+  bool shutdown_ = false;
+  int busy_workers_ = 0;
+
+  const BlockFn* job_ = nullptr;
+  int64_t job_blocks_ = 0;
+  std::atomic<int64_t> next_block_{0};
+  std::atomic<bool> stop_{false};
+  std::exception_ptr error_;
+};
+
+// Number of fixed-size blocks covering n items.
+inline int64_t NumBlocks(int64_t n, int64_t block_size) {
+  return (n + block_size - 1) / block_size;
+}
+
+// Runs fn(begin, end) over [0, n) in blocks of block_size items.
+template <typename Fn>
+void ParallelForRange(ThreadPool& pool, int64_t n, int64_t block_size, Fn&& fn) {
+  const int64_t n_blocks = NumBlocks(n, block_size);
+  pool.run(n_blocks, [&](int64_t b) {
+    const int64_t begin = b * block_size;
+    const int64_t end = begin + block_size < n ? begin + block_size : n;
+    fn(begin, end);
+  });
+}
+
+// Sum over [0, n) of fn(begin, end) partials, reduced in block order (deterministic).
+template <typename Fn>
+double ParallelSum(ThreadPool& pool, int64_t n, int64_t block_size, Fn&& fn) {
+  const int64_t n_blocks = NumBlocks(n, block_size);
+  std::vector<double> partial(static_cast<size_t>(n_blocks), 0.0);
+  pool.run(n_blocks, [&](int64_t b) {
+    const int64_t begin = b * block_size;
+    const int64_t end = begin + block_size < n ? begin + block_size : n;
+    partial[static_cast<size_t>(b)] = fn(begin, end);
+  });
+  double total = 0.0;
+  for (double v : partial) total += v;
+  return total;
+}
+
+}  // namespace acctsne

@@ -1,0 +1,25 @@
+// Barnes-Hut repulsive forces (van der Maaten 2014, eq. 13-14) with sklearn's semantics.
+//
+// With w_ij = (dof / (dof + |y_i - y_j|^2))^((dof + 1) / 2) the unnormalised repulsion
+// on point i is F_i = sum_j w_ij^2 (y_i - y_j) and Z = sum_{i != j} w_ij. A cell of
+// the tree is used as one summary point at its centre of mass when
+//   squared_max_width(cell) < angle^2 * |y_i - com(cell)|^2      (sklearn's test)
+// and a point never repels itself (nor points within 1e-6 of it in every coordinate).
+// Leaves are visited point by point. Points are walked in Morton order (neighbouring
+// walks share the same cells, which stay in cache) with an explicit stack, in fixed
+// blocks whose partial Z are reduced in block order (bitwise identical for any number
+// of threads).
+#pragma once
+
+#include <cstdint>
+
+#include "acctsne/parallel.h"
+#include "acctsne/quadtree.h"
+
+namespace acctsne {
+
+// Writes F (n x dims, original point order) and returns Z (floored at float64 eps).
+double RepulsiveForces(const QuadTree& tree, float angle, int dof, ThreadPool& pool,
+                       float* neg_forces);
+
+}  // namespace acctsne

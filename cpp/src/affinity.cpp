@@ -1,0 +1,192 @@
+// Perplexity calibration and symmetrisation; see acctsne/affinity.h.
+#include "acctsne/affinity.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <limits>
+
+#include "acctsne/common.h"
+
+namespace acctsne {
+namespace {
+
+// sklearn's constants are C floats; keep their float32 rounding.
+const double kPerplexityTolerance = static_cast<double>(1e-5f);
+const double kMinRowSum = static_cast<double>(1e-8f);
+constexpr int kMaxSteps = 100;
+
+double SearchRow(const float* dist, int64_t k, int64_t skip, double desired_entropy,
+                 double* p) {
+  double beta = 1.0;
+  double beta_min = -std::numeric_limits<double>::infinity();
+  double beta_max = std::numeric_limits<double>::infinity();
+  for (int step = 0; step < kMaxSteps; ++step) {
+    double sum_p = 0.0;
+    for (int64_t j = 0; j < k; ++j) {
+      if (j == skip) {
+        p[j] = 0.0;
+        continue;
+      }
+      p[j] = std::exp(-static_cast<double>(dist[j]) * beta);
+      sum_p += p[j];
+    }
+    if (sum_p == 0.0) sum_p = kMinRowSum;
+    double sum_dist_p = 0.0;
+    for (int64_t j = 0; j < k; ++j) {
+      p[j] /= sum_p;
+      sum_dist_p += static_cast<double>(dist[j]) * p[j];
+    }
+    const double entropy = std::log(sum_p) + beta * sum_dist_p;
+    const double diff = entropy - desired_entropy;
+    if (std::fabs(diff) <= kPerplexityTolerance) break;
+    if (diff > 0.0) {
+      beta_min = beta;
+      beta = (beta_max == std::numeric_limits<double>::infinity()) ? beta * 2.0
+                                                                   : (beta + beta_max) / 2.0;
+    } else {
+      beta_max = beta;
+      beta = (beta_min == -std::numeric_limits<double>::infinity()) ? beta / 2.0
+                                                                    : (beta + beta_min) / 2.0;
+    }
+  }
+  return beta;
+}
+
+}  // namespace
+
+void ConditionalProbabilities(const float* sq_distances, int64_t n, int64_t k,
+                              bool skip_diagonal, float perplexity, ThreadPool& pool,
+                              double* cond_p, double* betas) {
+  ACCTSNE_CHECK(perplexity > 0.0f, "perplexity must be > 0, got ", perplexity);
+  ACCTSNE_CHECK(!skip_diagonal || k == n, "exact affinities need a square matrix, got ", n,
+                " x ", k);
+  const double desired_entropy = std::log(static_cast<double>(perplexity));
+  ParallelForRange(pool, n, 64, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      betas[i] = SearchRow(sq_distances + i * k, k, skip_diagonal ? i : -1, desired_entropy,
+                           cond_p + i * k);
+      for (int64_t j = 0; j < k; ++j) {
+        if (!std::isfinite(cond_p[i * k + j]))
+          throw NumericalError(StrCat("affinities: non-finite conditional probability in row ",
+                                      i, " (beta = ", betas[i], ")"));
+      }
+    }
+  });
+}
+
+SparseP SymmetrizeKnn(const int32_t* neighbors, const double* cond_p, int64_t n, int64_t k,
+                      ThreadPool& pool) {
+  for (int64_t e = 0; e < n * k; ++e) {
+    ACCTSNE_CHECK(neighbors[e] >= 0 && neighbors[e] < n, "neighbour index ", neighbors[e],
+                  " out of range [0, ", n, ")");
+  }
+  constexpr int64_t kBlock = 1024;
+  // Transpose C by counting sort: column j of C becomes row j of T.
+  std::vector<std::atomic<int64_t>> t_count(static_cast<size_t>(n));
+  for (auto& c : t_count) c.store(0, std::memory_order_relaxed);
+  ParallelForRange(pool, n * k, kBlock * 16, [&](int64_t begin, int64_t end) {
+    for (int64_t e = begin; e < end; ++e) t_count[neighbors[e]].fetch_add(1, std::memory_order_relaxed);
+  });
+  std::vector<int64_t> t_ptr(static_cast<size_t>(n + 1), 0);
+  for (int64_t j = 0; j < n; ++j) t_ptr[j + 1] = t_ptr[j] + t_count[j].load();
+  std::vector<std::atomic<int64_t>> cursor(static_cast<size_t>(n));
+  for (int64_t j = 0; j < n; ++j) cursor[j].store(t_ptr[j], std::memory_order_relaxed);
+  std::vector<std::pair<int32_t, double>> t_entries(static_cast<size_t>(n * k));
+  ParallelForRange(pool, n, kBlock, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i)
+      for (int64_t m = 0; m < k; ++m) {
+        int32_t j = neighbors[i * k + m];
+        int64_t pos = cursor[j].fetch_add(1, std::memory_order_relaxed);
+        t_entries[pos] = {static_cast<int32_t>(i), cond_p[i * k + m]};
+      }
+  });
+
+  // Per row: merge the sorted forward row with the (sorted) transposed row, summing
+  // equal columns. Rows are independent; each is written by one block. Two passes:
+  // count, then fill at prefix-summed offsets.
+  std::vector<int64_t> row_nnz(static_cast<size_t>(n), 0);
+  auto merge_row = [&](int64_t i, std::vector<std::pair<int32_t, double>>& merged) {
+    std::vector<std::pair<int32_t, double>> fwd(static_cast<size_t>(k));
+    for (int64_t m = 0; m < k; ++m) fwd[m] = {neighbors[i * k + m], cond_p[i * k + m]};
+    std::sort(fwd.begin(), fwd.end());
+    auto t_begin = t_entries.begin() + t_ptr[i];
+    auto t_end = t_entries.begin() + t_ptr[i + 1];
+    std::sort(t_begin, t_end);
+    merged.clear();
+    std::merge(fwd.begin(), fwd.end(), t_begin, t_end, std::back_inserter(merged));
+    size_t out = 0;
+    for (size_t s = 0; s < merged.size(); ++s) {
+      if (out > 0 && merged[out - 1].first == merged[s].first) {
+        merged[out - 1].second += merged[s].second;
+      } else {
+        merged[out++] = merged[s];
+      }
+    }
+    merged.resize(out);
+  };
+  ParallelForRange(pool, n, kBlock, [&](int64_t begin, int64_t end) {
+    std::vector<std::pair<int32_t, double>> merged;
+    for (int64_t i = begin; i < end; ++i) {
+      merge_row(i, merged);
+      row_nnz[i] = static_cast<int64_t>(merged.size());
+    }
+  });
+  SparseP P;
+  P.indptr.assign(static_cast<size_t>(n + 1), 0);
+  for (int64_t i = 0; i < n; ++i) P.indptr[i + 1] = P.indptr[i] + row_nnz[i];
+  const int64_t nnz = P.indptr[n];
+  P.indices.resize(static_cast<size_t>(nnz));
+  std::vector<double> values(static_cast<size_t>(nnz));
+  ParallelForRange(pool, n, kBlock, [&](int64_t begin, int64_t end) {
+    std::vector<std::pair<int32_t, double>> merged;
+    for (int64_t i = begin; i < end; ++i) {
+      merge_row(i, merged);  // transposed rows are already sorted: cheap second pass
+      int64_t pos = P.indptr[i];
+      for (const auto& [col, val] : merged) {
+        P.indices[pos] = col;
+        values[pos] = val;
+        ++pos;
+      }
+    }
+  });
+  const double total = ParallelSum(pool, nnz, kBlock * 16, [&](int64_t begin, int64_t end) {
+    double s = 0.0;
+    for (int64_t e = begin; e < end; ++e) s += values[e];
+    return s;
+  });
+  const double sum_p = std::max(total, kFloat64Eps);
+  if (!std::isfinite(sum_p)) throw NumericalError("affinities: the sum of P is not finite");
+  P.data.resize(static_cast<size_t>(nnz));
+  ParallelForRange(pool, nnz, kBlock * 16, [&](int64_t begin, int64_t end) {
+    for (int64_t e = begin; e < end; ++e) P.data[e] = static_cast<float>(values[e] / sum_p);
+  });
+  return P;
+}
+
+void SymmetrizeDense(double* p, int64_t n, ThreadPool& pool) {
+  // Symmetrise in place over the upper triangle (each (i, j>i) pair owned by row i).
+  ParallelForRange(pool, n, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i)
+      for (int64_t j = i + 1; j < n; ++j) {
+        const double s = p[i * n + j] + p[j * n + i];
+        p[i * n + j] = s;
+        p[j * n + i] = s;
+      }
+  });
+  const double total = ParallelSum(pool, n, 16, [&](int64_t begin, int64_t end) {
+    double s = 0.0;
+    for (int64_t i = begin; i < end; ++i)
+      for (int64_t j = 0; j < n; ++j) s += p[i * n + j];
+    return s;
+  });
+  const double sum_p = std::max(total, kFloat64Eps);
+  if (!std::isfinite(sum_p)) throw NumericalError("affinities: the sum of P is not finite");
+  ParallelForRange(pool, n, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i)
+      for (int64_t j = 0; j < n; ++j)
+        p[i * n + j] = (i == j) ? 0.0 : std::max(p[i * n + j] / sum_p, kFloat64Eps);
+  });
+}
+
+}  // namespace acctsne

@@ -1,0 +1,11 @@
+// AVX-512 build of the kernels (compiled with -mavx512f/vl/bw/dq; see cpp/CMakeLists.txt).
+#include "kernels_impl.inl"
+
+namespace acctsne::kernels {
+
+void DotTileAvx512(const float* queries, int64_t ld_queries, int nq, const float* tile,
+                   int n_features, float* out) {
+  DotTileImpl<32>(queries, ld_queries, nq, tile, n_features, out);
+}
+
+}  // namespace acctsne::kernels

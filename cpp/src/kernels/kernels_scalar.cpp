@@ -1,0 +1,30 @@
+// Baseline-ISA build of the kernels, plus the dispatch table over all compiled levels.
+#include "kernels_impl.inl"
+
+#include "acctsne/common.h"
+
+namespace acctsne::kernels {
+
+void DotTileScalar(const float* queries, int64_t ld_queries, int nq, const float* tile,
+                   int n_features, float* out) {
+  DotTileImpl<8>(queries, ld_queries, nq, tile, n_features, out);
+}
+
+DotTileFn GetDotTile(SimdLevel level) {
+  switch (level) {
+#ifdef ACCTSNE_HAVE_AVX512
+    case SimdLevel::kAvx512:
+      return DotTileAvx512;
+#endif
+#ifdef ACCTSNE_HAVE_AVX2
+    case SimdLevel::kAvx2:
+      return DotTileAvx2;
+#endif
+    case SimdLevel::kScalar:
+      return DotTileScalar;
+    default:
+      throw InvalidArgument(StrCat("SIMD level '", SimdLevelName(level), "' not compiled in"));
+  }
+}
+
+}  // namespace acctsne::kernels

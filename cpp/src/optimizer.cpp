@@ -1,0 +1,162 @@
+// Gradient descent and the two gradient engines; see acctsne/optimizer.h.
+#include "acctsne/optimizer.h"
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+
+#include "acctsne/attraction.h"
+#include "acctsne/exact.h"
+#include "acctsne/repulsion.h"
+
+namespace acctsne {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+constexpr int64_t kUpdateBlock = 2048;  // parameters per parallel block
+
+}  // namespace
+
+BarnesHutEngine::BarnesHutEngine(const CsrView& P, float exaggeration, int dims, float angle,
+                                 int dof, ThreadPool& pool)
+    : P_(P), dims_(dims), angle_(angle), dof_(dof), pool_(pool) {
+  ACCTSNE_CHECK(dims >= 1 && dims <= 3, "Barnes-Hut needs 1 to 3 dimensions, got ", dims);
+  const int64_t nnz = P.indptr[P.n_rows];
+  for (int64_t i = 0; i < P.n_rows; ++i)
+    ACCTSNE_CHECK(P.indptr[i] <= P.indptr[i + 1], "P.indptr must be non-decreasing (row ", i, ")");
+  for (int64_t e = 0; e < nnz; ++e)
+    ACCTSNE_CHECK(P.indices[e] >= 0 && P.indices[e] < P.n_rows, "P column index ", P.indices[e],
+                  " out of range [0, ", P.n_rows, ")");
+  if (exaggeration != 1.0f) {
+    scaled_data_.resize(static_cast<size_t>(nnz));
+    for (int64_t e = 0; e < nnz; ++e) scaled_data_[e] = P.data[e] * exaggeration;
+    P_.data = scaled_data_.data();
+  }
+  neg_.resize(static_cast<size_t>(P.n_rows * dims));
+  pos_.resize(static_cast<size_t>(P.n_rows * dims));
+}
+
+double BarnesHutEngine::Compute(const float* Y, bool compute_error, float* grad) {
+  const int64_t n = P_.n_rows;
+  auto t0 = Clock::now();
+  tree_.Build(Y, n, dims_, pool_);
+  times.tree_build += SecondsSince(t0);
+
+  t0 = Clock::now();
+  const double z = RepulsiveForces(tree_, angle_, dof_, pool_, neg_.data());
+  times.repulsion += SecondsSince(t0);
+
+  t0 = Clock::now();
+  const double kl = AttractiveForces(P_, Y, dims_, dof_, z, compute_error, pool_, pos_.data());
+  const float c = static_cast<float>(2.0 * (dof_ + 1.0) / dof_);
+  ParallelForRange(pool_, n * dims_, kUpdateBlock, [&](int64_t begin, int64_t end) {
+    for (int64_t e = begin; e < end; ++e) {
+      const float force = static_cast<float>(static_cast<double>(pos_[e]) -
+                                             static_cast<double>(neg_[e]) / z);
+      grad[e] = force * c;
+    }
+  });
+  times.attraction += SecondsSince(t0);
+  return compute_error ? kl : std::numeric_limits<double>::quiet_NaN();
+}
+
+ExactEngine::ExactEngine(const double* P, int64_t n, double exaggeration, int dims, int dof,
+                         ThreadPool& pool)
+    : P_(P), n_(n), exaggeration_(exaggeration), dims_(dims), dof_(dof), pool_(pool),
+      grad64_(static_cast<size_t>(n * dims)) {}
+
+double ExactEngine::Compute(const float* Y, bool compute_error, float* grad) {
+  auto t0 = Clock::now();
+  const double kl =
+      ExactGradient(P_, exaggeration_, Y, n_, dims_, dof_, compute_error, pool_, grad64_.data());
+  for (int64_t e = 0; e < n_ * dims_; ++e) grad[e] = static_cast<float>(grad64_[e]);
+  times.exact_gradient += SecondsSince(t0);
+  return compute_error ? kl : std::numeric_limits<double>::quiet_NaN();
+}
+
+PhaseResult GradientDescent(GradientEngine& engine, float* Y, int64_t n, int dims,
+                            const PhaseParams& params, ThreadPool& pool,
+                            const ProgressFn& progress) {
+  ACCTSNE_CHECK(params.n_iter_check >= 1, "n_iter_check must be >= 1, got ", params.n_iter_check);
+  const int64_t size = n * dims;
+  std::vector<float> grad(static_cast<size_t>(size));
+  std::vector<float> gains(static_cast<size_t>(size), 1.0f);
+  std::vector<double> update(static_cast<size_t>(size), 0.0);
+  const int64_t n_blocks = NumBlocks(size, kUpdateBlock);
+  std::vector<double> block_norm2(static_cast<size_t>(n_blocks));
+  std::vector<char> block_bad(static_cast<size_t>(n_blocks));
+
+  PhaseResult result;
+  result.last_iter = params.start_iter;
+  result.error = std::numeric_limits<double>::max();
+  double best_error = std::numeric_limits<double>::max();
+  int best_iter = params.start_iter;
+  auto tic = Clock::now();
+  const float min_gain = params.min_gain;
+
+  for (int it = params.start_iter; it < params.max_iter; ++it) {
+    pool.check_interrupt();
+    result.last_iter = it;
+    const bool check = (it + 1) % params.n_iter_check == 0;
+    const bool compute_error = check || it == params.max_iter - 1;
+    result.error = engine.Compute(Y, compute_error, grad.data());
+
+    auto t0 = Clock::now();
+    pool.run(n_blocks, [&](int64_t b) {
+      const int64_t end = std::min(size, (b + 1) * kUpdateBlock);
+      double norm2 = 0.0;
+      bool bad = false;
+      for (int64_t e = b * kUpdateBlock; e < end; ++e) {
+        float g = grad[e];
+        float gain = gains[e];
+        gain = (update[e] * g < 0.0) ? gain + 0.2f : gain * 0.8f;
+        gain = std::max(gain, min_gain);
+        gains[e] = gain;
+        g *= gain;
+        update[e] = params.momentum * update[e] - params.learning_rate * static_cast<double>(g);
+        Y[e] = static_cast<float>(static_cast<double>(Y[e]) + update[e]);
+        norm2 += static_cast<double>(g) * g;
+        bad |= !std::isfinite(Y[e]) || !std::isfinite(g);
+      }
+      block_norm2[b] = norm2;
+      block_bad[b] = bad;
+    });
+    engine.times.update += SecondsSince(t0);
+    for (char bad : block_bad) {
+      if (bad)
+        throw NumericalError(StrCat("optimisation (", engine.name(),
+                                    " gradient): non-finite gradient or embedding at iteration ",
+                                    it + 1, "; the learning rate (", params.learning_rate,
+                                    ") may be too large for this data"));
+    }
+    if (!check) continue;
+
+    double norm2 = 0.0;
+    for (double v : block_norm2) norm2 += v;
+    result.grad_norm = std::sqrt(norm2);
+    if (progress) {
+      const double seconds = SecondsSince(tic);
+      progress(it + 1, result.error, result.grad_norm, seconds);
+    }
+    tic = Clock::now();
+    if (result.error < best_error) {
+      best_error = result.error;
+      best_iter = it;
+    } else if (it - best_iter > params.n_iter_without_progress) {
+      result.reason = StopReason::kNoProgress;
+      break;
+    }
+    if (result.grad_norm <= params.min_grad_norm) {
+      result.reason = StopReason::kSmallGradient;
+      break;
+    }
+  }
+  return result;
+}
+
+}  // namespace acctsne

@@ -1,0 +1,589 @@
+"""The TSNE estimator: scikit-learn's contract, acctsne's native phases.
+
+The control flow mirrors ``sklearn.manifold.TSNE._fit`` line by line (validation, error
+texts, verbose lines, schedule), while every compute phase runs in ``acctsne._core``:
+exact kNN, perplexity search, symmetrisation and the whole gradient-descent loop, in
+parallel C++ with the GIL released.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+from time import time
+
+import numpy as np
+from scipy.sparse import issparse
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.decomposition import PCA
+from sklearn.metrics.pairwise import _VALID_METRICS, pairwise_distances
+from sklearn.neighbors import NearestNeighbors
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import _num_samples, check_non_negative, validate_data
+
+from . import _core
+from ._config import resolve_n_threads
+
+__all__ = ["TSNE"]
+
+_PROGRESS_EVERY = 1000  # sklearn prints the perplexity search every 1000 samples
+
+
+class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """T-distributed Stochastic Neighbor Embedding, computed natively in parallel C++.
+
+    A drop-in replacement for :class:`sklearn.manifold.TSNE`: same parameters and
+    defaults, same validation and error messages, same fitted attributes, same
+    ``[t-SNE]`` verbose lines and the same optimisation schedule (250 iterations of
+    early exaggeration at momentum 0.5, then momentum 0.8; gains +0.2 / x0.8 floored at
+    0.01; checks every 50 iterations). Only the speed differs: every phase (exact kNN,
+    perplexity search, symmetrisation, Barnes-Hut tree, repulsion, attraction and the
+    update) runs in multi-threaded, vectorised C++ with the GIL released.
+
+    Parameters
+    ----------
+    n_components : int, default=2
+        Dimension of the embedded space (1 to 3 for ``method='barnes_hut'``).
+    perplexity : float, default=30.0
+        Related to the number of nearest neighbours used (``3 * perplexity + 1``). Must
+        be less than the number of samples.
+    early_exaggeration : float, default=12.0
+        Factor applied to P during the first 250 iterations.
+    learning_rate : float or "auto", default="auto"
+        sklearn's definition (4 times larger than bhtsne/FIt-SNE/openTSNE's). "auto"
+        sets ``max(N / early_exaggeration / 4, 50)``.
+    max_iter : int, default=1000
+        Maximum number of iterations (at least 250).
+    n_iter_without_progress : int, default=300
+        Stop after this many iterations without progress (checked every 50 iterations,
+        after the early-exaggeration phase).
+    min_grad_norm : float, default=1e-7
+        Stop when the gradient norm falls below this value.
+    metric : str or callable, default='euclidean'
+        Input-space metric. "euclidean" (squared Euclidean distances, as in sklearn) on
+        dense data runs entirely in acctsne's C++ kNN. Any other metric known to
+        :func:`sklearn.metrics.pairwise_distances`, a callable, or "precomputed" (a
+        square distance matrix, or a sparse kNN graph such as the output of
+        :class:`~sklearn.neighbors.KNeighborsTransformer`) takes its neighbours from
+        scikit-learn, then continues in C++.
+    metric_params : dict, default=None
+        Additional keyword arguments for the metric function.
+    init : {"random", "pca"} or ndarray of shape (n_samples, n_components), \
+            default="pca"
+        Initialisation of the embedding, exactly as in sklearn ("pca" is rescaled so
+        that the first component has standard deviation 1e-4).
+    verbose : int, default=0
+        Verbosity level; prints sklearn's ``[t-SNE]`` lines (and one line with the
+        thread count and SIMD level in use).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the PCA solver and the random initialisation. The optimisation itself is
+        deterministic.
+    method : {'barnes_hut', 'exact'}, default='barnes_hut'
+        Barnes-Hut approximation in O(N log N), or the exact O(N^2) gradient.
+    angle : float, default=0.5
+        Barnes-Hut trade-off, with sklearn's meaning: a cell is summarised by its centre
+        of mass when ``max_width / distance < angle``.
+    n_jobs : int, default=None
+        Number of threads for every phase. ``None`` or ``-1``: all cores available to
+        the process. The embedding is bitwise identical for any value.
+
+    Attributes
+    ----------
+    embedding_ : ndarray of shape (n_samples, n_components)
+        The embedding (float32, or the dtype of an ndarray ``init``).
+    kl_divergence_ : float
+        Kullback-Leibler divergence after optimisation (as computed by the chosen method).
+    n_features_in_ : int
+        Number of features seen during :term:`fit`.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during :term:`fit`, when `X` has string feature names.
+    learning_rate_ : float
+        Effective learning rate.
+    n_iter_ : int
+        Index of the last iteration run (999 for a full 1000-iteration run).
+
+    Notes
+    -----
+    Differences from scikit-learn, none of which changes the meaning of a parameter:
+
+    * ``n_jobs`` sets the threads of every phase (sklearn: only the neighbour search;
+      its gradient uses all OpenMP threads), and results never depend on it.
+    * Barnes-Hut leaves hold up to 8 points visited one by one; sklearn's tree may
+      summarise such small groups. The opening test is sklearn's, so acctsne's forces
+      are at least as accurate for the same ``angle``.
+    * Exact kNN ties are broken by the lower index; floating-point sums run in a
+      different (fixed) order, so embeddings agree with sklearn's statistically, not bit
+      for bit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from acctsne import TSNE
+    >>> X = np.array([[0, 0, 0], [0, 1, 1], [1, 0, 1], [1, 1, 1]])
+    >>> X_embedded = TSNE(n_components=2, learning_rate='auto',
+    ...                   init='random', perplexity=3).fit_transform(X)
+    >>> X_embedded.shape
+    (4, 2)
+    """
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "perplexity": [Interval(Real, 0, None, closed="neither")],
+        "early_exaggeration": [Interval(Real, 1, None, closed="left")],
+        "learning_rate": [
+            StrOptions({"auto"}),
+            Interval(Real, 0, None, closed="neither"),
+        ],
+        "max_iter": [Interval(Integral, 250, None, closed="left")],
+        "n_iter_without_progress": [Interval(Integral, -1, None, closed="left")],
+        "min_grad_norm": [Interval(Real, 0, None, closed="left")],
+        "metric": [StrOptions(set(_VALID_METRICS) | {"precomputed"}), callable],
+        "metric_params": [dict, None],
+        "init": [
+            StrOptions({"pca", "random"}),
+            np.ndarray,
+        ],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+        "method": [StrOptions({"barnes_hut", "exact"})],
+        "angle": [Interval(Real, 0, 1, closed="both")],
+        "n_jobs": [None, Integral],
+    }
+
+    # Number of exploration iterations with early exaggeration (sklearn's constant).
+    _EXPLORATION_MAX_ITER = 250
+    # Number of iterations between progress checks (sklearn's constant).
+    _N_ITER_CHECK = 50
+
+    def __init__(
+        self,
+        n_components=2,
+        *,
+        perplexity=30.0,
+        early_exaggeration=12.0,
+        learning_rate="auto",
+        max_iter=1000,
+        n_iter_without_progress=300,
+        min_grad_norm=1e-7,
+        metric="euclidean",
+        metric_params=None,
+        init="pca",
+        verbose=0,
+        random_state=None,
+        method="barnes_hut",
+        angle=0.5,
+        n_jobs=None,
+    ):
+        self.n_components = n_components
+        self.perplexity = perplexity
+        self.early_exaggeration = early_exaggeration
+        self.learning_rate = learning_rate
+        self.max_iter = max_iter
+        self.n_iter_without_progress = n_iter_without_progress
+        self.min_grad_norm = min_grad_norm
+        self.metric = metric
+        self.metric_params = metric_params
+        self.init = init
+        self.verbose = verbose
+        self.random_state = random_state
+        self.method = method
+        self.angle = angle
+        self.n_jobs = n_jobs
+
+    def _check_params_vs_input(self, X):
+        n_samples = _num_samples(X)
+        if self.perplexity >= n_samples:
+            raise ValueError(
+                f"perplexity ({self.perplexity}) must be less "
+                f"than n_samples ({n_samples})"
+            )
+
+    # ------------------------------------------------------------------ phases
+    def _validate_input(self, X):
+        if self.method == "barnes_hut":
+            X = validate_data(
+                self,
+                X,
+                accept_sparse=["csr"],
+                ensure_min_samples=2,
+                dtype=[np.float32, np.float64],
+            )
+        else:
+            X = validate_data(
+                self,
+                X,
+                accept_sparse=["csr", "csc", "coo"],
+                dtype=[np.float32, np.float64],
+            )
+        if self.metric == "precomputed":
+            if isinstance(self.init, str) and self.init == "pca":
+                raise ValueError(
+                    'The parameter init="pca" cannot be used with metric="precomputed".'
+                )
+            if X.shape[0] != X.shape[1]:
+                raise ValueError("X should be a square distance matrix")
+            check_non_negative(
+                X,
+                (
+                    "TSNE.fit(). With metric='precomputed', X "
+                    "should contain positive distances."
+                ),
+            )
+            if self.method == "exact" and issparse(X):
+                raise TypeError(
+                    'TSNE with method="exact" does not accept sparse '
+                    'precomputed distance matrix. Use method="barnes_hut" '
+                    "or provide the dense distance matrix."
+                )
+        if self.method == "barnes_hut" and self.n_components > 3:
+            raise ValueError(
+                "'n_components' should be inferior to 4 for the "
+                "barnes_hut algorithm as it relies on "
+                "quad-tree or oct-tree."
+            )
+        return X
+
+    def _print_perplexity_progress(self, betas):
+        n_samples = betas.shape[0]
+        for i in range(_PROGRESS_EVERY, n_samples + 1, _PROGRESS_EVERY):
+            print(
+                "[t-SNE] Computed conditional probabilities for sample "
+                f"{i} / {n_samples}"
+            )
+        if n_samples % _PROGRESS_EVERY:
+            print(
+                "[t-SNE] Computed conditional probabilities for sample "
+                f"{n_samples} / {n_samples}"
+            )
+        print(f"[t-SNE] Mean sigma: {np.sqrt(n_samples / np.sum(betas)):f}")
+
+    def _exact_affinities(self, X, n_threads):
+        """Dense P for method='exact' (sklearn's _joint_probabilities)."""
+        if self.metric == "precomputed":
+            distances = X
+        else:
+            if self.verbose:
+                print("[t-SNE] Computing pairwise distances...")
+            if self.metric == "euclidean":
+                distances = pairwise_distances(X, metric=self.metric, squared=True)
+            else:
+                metric_params_ = self.metric_params or {}
+                distances = pairwise_distances(
+                    X, metric=self.metric, n_jobs=self.n_jobs, **metric_params_
+                )
+        if np.any(distances < 0):
+            raise ValueError(
+                "All distances should be positive, the metric given is not correct"
+            )
+        if self.metric != "euclidean":
+            distances = np.asarray(distances, dtype=np.float64) ** 2
+        P, betas = _core.joint_probabilities_exact(
+            np.ascontiguousarray(distances, dtype=np.float32),
+            float(self.perplexity),
+            n_threads,
+        )
+        if self.verbose:
+            self._print_perplexity_progress(betas)
+        return P
+
+    def _nearest_neighbors(self, X, n_neighbors, n_threads):
+        """(indices, squared distances), each (n_samples, n_neighbors)."""
+        n_samples = X.shape[0]
+        native = (
+            isinstance(self.metric, str)
+            and self.metric == "euclidean"
+            and not self.metric_params
+            and not issparse(X)
+        )
+        if native:
+            t0 = time()
+            X = np.ascontiguousarray(X)
+            if self.verbose:
+                print(f"[t-SNE] Indexed {n_samples} samples in {time() - t0:.3f}s...")
+            t0 = time()
+            indices, sq_distances = _core.knn_exact(X, n_neighbors, n_threads)
+            duration = time() - t0
+        else:
+            knn = NearestNeighbors(
+                algorithm="auto",
+                n_jobs=self.n_jobs,
+                n_neighbors=n_neighbors,
+                metric=self.metric,
+                metric_params=self.metric_params,
+            )
+            t0 = time()
+            knn.fit(X)
+            if self.verbose:
+                print(f"[t-SNE] Indexed {n_samples} samples in {time() - t0:.3f}s...")
+            t0 = time()
+            graph = knn.kneighbors_graph(mode="distance")
+            duration = time() - t0
+            del knn
+            graph = graph.tocsr()
+            indices = graph.indices.reshape(n_samples, n_neighbors).astype(np.int32)
+            # Distances are squared for every metric, as sklearn does.
+            sq_distances = (
+                graph.data.reshape(n_samples, n_neighbors).astype(np.float64) ** 2
+            ).astype(np.float32)
+        if self.verbose:
+            print(
+                f"[t-SNE] Computed neighbors for {n_samples} samples in "
+                f"{duration:.3f}s..."
+            )
+        return indices, sq_distances
+
+    def _sparse_affinities(self, X, n_threads):
+        """CSR P for method='barnes_hut' (sklearn's _joint_probabilities_nn)."""
+        n_samples = X.shape[0]
+        n_neighbors = min(n_samples - 1, int(3.0 * self.perplexity + 1))
+        if self.verbose:
+            print(f"[t-SNE] Computing {n_neighbors} nearest neighbors...")
+        indices, sq_distances = self._nearest_neighbors(X, n_neighbors, n_threads)
+        t0 = time()
+        indptr, columns, data, betas = _core.joint_probabilities_nn(
+            indices, sq_distances, float(self.perplexity), n_threads
+        )
+        if self.verbose:
+            self._print_perplexity_progress(betas)
+        if self.verbose >= 2:
+            print(
+                f"[t-SNE] Computed conditional probabilities in {time() - t0:.3f}s"
+            )
+        return indptr, columns, data
+
+    def _initial_embedding(self, X, n_samples, random_state):
+        if isinstance(self.init, np.ndarray):
+            init = self.init
+            if init.shape != (n_samples, self.n_components):
+                raise ValueError(
+                    f"init array must have shape (n_samples, n_components) = "
+                    f"({n_samples}, {self.n_components}), got {init.shape}."
+                )
+            if not np.issubdtype(init.dtype, np.number) or np.iscomplexobj(init):
+                raise TypeError(f"init array must be real-valued, got dtype {init.dtype}.")
+            if not np.all(np.isfinite(init)):
+                raise ValueError("init array contains NaN or infinity.")
+            return init
+        if self.init == "pca":
+            pca = PCA(n_components=self.n_components, random_state=random_state)
+            # Always output a numpy array, no matter what is configured globally
+            pca.set_output(transform="default")
+            X_embedded = pca.fit_transform(X).astype(np.float32, copy=False)
+            # PC1 rescaled to standard deviation 1e-4 (sklearn issue #18018).
+            return X_embedded / np.std(X_embedded[:, 0]) * 1e-4
+        # 'random': iid Gaussians with standard deviation 1e-4.
+        return 1e-4 * random_state.standard_normal(
+            size=(n_samples, self.n_components)
+        ).astype(np.float32)
+
+    # --------------------------------------------------------------- the fit
+    def _fit(self, X):
+        if self.learning_rate == "auto":
+            # See issue #18018
+            self.learning_rate_ = X.shape[0] / self.early_exaggeration / 4
+            self.learning_rate_ = np.maximum(self.learning_rate_, 50)
+        else:
+            self.learning_rate_ = self.learning_rate
+
+        X = self._validate_input(X)
+        random_state = check_random_state(self.random_state)
+        n_samples = X.shape[0]
+        n_threads = resolve_n_threads(self.n_jobs)
+        if self.verbose:
+            simd = _core.simd_info()["default"]
+            print(
+                f"[t-SNE] acctsne {_core.__version__}: {n_threads} threads, "
+                f"SIMD {simd}"
+            )
+
+        if self.method == "exact":
+            P = self._exact_affinities(X, n_threads)
+        else:
+            P = self._sparse_affinities(X, n_threads)
+
+        X_embedded = self._initial_embedding(X, n_samples, random_state)
+        # Degrees of freedom of the Student's t-distribution (van der Maaten, 2009).
+        degrees_of_freedom = max(self.n_components - 1, 1)
+        return self._tsne(P, degrees_of_freedom, X_embedded, n_threads)
+
+    def _run_phase(self, P, Y, dof, n_threads, *, exaggeration, **phase):
+        progress = self._print_iteration if self.verbose >= 2 else None
+        common = dict(
+            dof=dof,
+            n_iter_check=self._N_ITER_CHECK,
+            learning_rate=float(self.learning_rate_),
+            min_grad_norm=float(self.min_grad_norm),
+            n_threads=n_threads,
+            progress=progress,
+            **phase,
+        )
+        if self.method == "barnes_hut":
+            indptr, indices, data = P
+            result = _core.optimize_barnes_hut(
+                Y,
+                indptr,
+                indices,
+                data,
+                exaggeration=float(exaggeration),
+                angle=float(self.angle),
+                **common,
+            )
+        else:
+            result = _core.optimize_exact(
+                Y, P, exaggeration=float(exaggeration), **common
+            )
+        self._accumulate_times(result["times"])
+        if self.verbose >= 2:
+            if result["stop_reason"] == "no_progress":
+                print(
+                    "[t-SNE] Iteration %d: did not make any progress "
+                    "during the last %d episodes. Finished."
+                    % (result["last_iter"] + 1, phase["n_iter_without_progress"])
+                )
+            elif result["stop_reason"] == "small_gradient":
+                print(
+                    "[t-SNE] Iteration %d: gradient norm %f. Finished."
+                    % (result["last_iter"] + 1, result["grad_norm"])
+                )
+        return result["error"], result["last_iter"]
+
+    @staticmethod
+    def _print_iteration(iteration, error, grad_norm, duration):
+        print(
+            "[t-SNE] Iteration %d: error = %.7f, gradient norm = %.7f"
+            " (%s iterations in %0.3fs)"
+            % (iteration, error, grad_norm, TSNE._N_ITER_CHECK, duration)
+        )
+
+    def _accumulate_times(self, times):
+        for key, value in times.items():
+            self._phase_times[key] = self._phase_times.get(key, 0.0) + value
+
+    def _tsne(self, P, degrees_of_freedom, X_embedded, n_threads):
+        """Runs sklearn's two-phase schedule on the native optimiser."""
+        out_dtype = X_embedded.dtype if isinstance(self.init, np.ndarray) else np.float32
+        Y = np.array(X_embedded, dtype=np.float32, order="C", copy=True)
+
+        # Part 1: early exaggeration with momentum 0.5.
+        kl_divergence, it = self._run_phase(
+            P,
+            Y,
+            degrees_of_freedom,
+            n_threads,
+            exaggeration=self.early_exaggeration,
+            start_iter=0,
+            max_iter=self._EXPLORATION_MAX_ITER,
+            n_iter_without_progress=self._EXPLORATION_MAX_ITER,
+            momentum=0.5,
+        )
+        if self.verbose:
+            print(
+                "[t-SNE] KL divergence after %d iterations with early exaggeration: %f"
+                % (it + 1, kl_divergence)
+            )
+
+        # Part 2: no exaggeration, momentum 0.8.
+        remaining = self.max_iter - self._EXPLORATION_MAX_ITER
+        if it < self._EXPLORATION_MAX_ITER or remaining > 0:
+            kl_divergence, it = self._run_phase(
+                P,
+                Y,
+                degrees_of_freedom,
+                n_threads,
+                exaggeration=1.0,
+                start_iter=it + 1,
+                max_iter=self.max_iter,
+                n_iter_without_progress=self.n_iter_without_progress,
+                momentum=0.8,
+            )
+
+        self.n_iter_ = it
+        if self.verbose:
+            print(
+                "[t-SNE] KL divergence after %d iterations: %f"
+                % (it + 1, kl_divergence)
+            )
+        self.kl_divergence_ = kl_divergence
+        return Y.astype(out_dtype, copy=False)
+
+    # ------------------------------------------------------------ public API
+    @_fit_context(
+        # TSNE.metric is not validated yet
+        prefer_skip_nested_validation=False
+    )
+    def fit_transform(self, X, y=None):
+        """Fit X into an embedded space and return that transformed output.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features) or \
+            (n_samples, n_samples)
+            If the metric is 'precomputed' X must be a square distance
+            matrix. Otherwise it contains a sample per row. If the method
+            is 'exact', X may be a sparse matrix of type 'csr', 'csc'
+            or 'coo'. If the method is 'barnes_hut' and the metric is
+            'precomputed', X may be a precomputed sparse graph.
+
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_components)
+            Embedding of the training data in low-dimensional space.
+        """
+        self._check_params_vs_input(X)
+        self._phase_times = {}
+        try:
+            embedding = self._fit(X)
+        except BaseException:
+            # An interrupted or failed fit leaves the estimator unfitted.
+            for key in [k for k in vars(self) if k.endswith("_")]:
+                delattr(self, key)
+            raise
+        self.embedding_ = embedding
+        return self.embedding_
+
+    @_fit_context(
+        # TSNE.metric is not validated yet
+        prefer_skip_nested_validation=False
+    )
+    def fit(self, X, y=None):
+        """Fit X into an embedded space.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features) or \
+            (n_samples, n_samples)
+            If the metric is 'precomputed' X must be a square distance
+            matrix. Otherwise it contains a sample per row. If the method
+            is 'exact', X may be a sparse matrix of type 'csr', 'csc'
+            or 'coo'. If the method is 'barnes_hut' and the metric is
+            'precomputed', X may be a precomputed sparse graph.
+
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        self.fit_transform(X)
+        return self
+
+    @property
+    def _n_features_out(self):
+        """Number of transformed output features."""
+        return self.embedding_.shape[1]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.pairwise = self.metric == "precomputed"
+        tags.input_tags.sparse = True
+        return tags
