@@ -130,9 +130,9 @@ PhaseResult GradientDescent(GradientEngine& engine, float* Y, int64_t n, int dim
     for (char bad : block_bad) {
       if (bad)
         throw NumericalError(StrCat("optimisation (", engine.name(),
-                                    " gradient): non-finite gradient or embedding at iteration ",
-                                    it + 1, "; the learning rate (", params.learning_rate,
-                                    ") may be too large for this data"));
+                                    " gradient): the gradient or embedding became non-finite at iteration ",
+                                    it + 1, "; check the scale of init and learning_rate (",
+                                    params.learning_rate, ")"));
     }
     if (!check) continue;
 

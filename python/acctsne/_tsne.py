@@ -452,12 +452,11 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 )
         return result["error"], result["last_iter"]
 
-    @staticmethod
-    def _print_iteration(iteration, error, grad_norm, duration):
+    def _print_iteration(self, iteration, error, grad_norm, duration):
         print(
             "[t-SNE] Iteration %d: error = %.7f, gradient norm = %.7f"
             " (%s iterations in %0.3fs)"
-            % (iteration, error, grad_norm, TSNE._N_ITER_CHECK, duration)
+            % (iteration, error, grad_norm, self._N_ITER_CHECK, duration)
         )
 
     def _accumulate_times(self, times):

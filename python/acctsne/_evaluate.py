@@ -1,0 +1,94 @@
+"""Embedding quality, computed the same way for every library (numpy only).
+
+``kl_divergence_exact`` evaluates KL(P || Q) with Q over *all* pairs, so it judges an
+embedding independently of how (or whether) the library that made it approximated Q.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.sparse import csr_array, issparse
+
+__all__ = ["kl_divergence_exact", "neighborhood_preservation"]
+
+
+def _student_t_normaliser(Y, dof, chunk):
+    """Z = sum_{i != j} (1 + |y_i - y_j|^2 / dof)^(-(dof + 1) / 2), chunked over rows."""
+    Y = np.asarray(Y, dtype=np.float64)
+    sq = np.einsum("ij,ij->i", Y, Y)
+    z = 0.0
+    for start in range(0, Y.shape[0], chunk):
+        block = Y[start : start + chunk]
+        d2 = sq[start : start + chunk, None] + sq[None, :] - 2.0 * block @ Y.T
+        np.maximum(d2, 0.0, out=d2)
+        w = (1.0 + d2 / dof) ** (-(dof + 1.0) / 2.0)
+        rows = np.arange(block.shape[0])
+        w[rows, start + rows] = 0.0
+        z += w.sum()
+    return z
+
+
+def kl_divergence_exact(P, Y, *, degrees_of_freedom=None, chunk=1024):
+    """Exact KL(P || Q) of an embedding, with Q over all pairs of points.
+
+    Parameters
+    ----------
+    P : sparse matrix or ndarray of shape (n_samples, n_samples)
+        Joint probabilities (symmetric, summing to 1), e.g. the Barnes-Hut P.
+    Y : ndarray of shape (n_samples, n_components)
+        The embedding to evaluate.
+    degrees_of_freedom : float, default=None
+        Student-t degrees of freedom; ``max(n_components - 1, 1)`` when None (sklearn's
+        choice).
+    chunk : int, default=1024
+        Rows per block when summing the normalisation (memory ~ chunk * n_samples).
+
+    Returns
+    -------
+    kl : float
+        ``sum_ij p_ij log(p_ij / q_ij)`` over the non-zero p_ij.
+    """
+    Y = np.asarray(Y, dtype=np.float64)
+    dof = max(Y.shape[1] - 1, 1) if degrees_of_freedom is None else degrees_of_freedom
+    P = csr_array(P) if issparse(P) else csr_array(np.asarray(P))
+    P = P.tocoo()
+    mask = P.data > 0
+    rows, cols, p = P.row[mask], P.col[mask], P.data[mask].astype(np.float64)
+    d2 = np.sum((Y[rows] - Y[cols]) ** 2, axis=1)
+    log_w = -(dof + 1.0) / 2.0 * np.log1p(d2 / dof)
+    z = _student_t_normaliser(Y, dof, chunk)
+    return float(np.sum(p * (np.log(p) - log_w)) + np.log(z) * np.sum(p))
+
+
+def neighborhood_preservation(X, Y, *, n_neighbors=10, sample=None, random_state=0):
+    """Mean fraction of each point's k nearest input neighbours kept in the embedding.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    Y : ndarray of shape (n_samples, n_components)
+    n_neighbors : int, default=10
+    sample : int, default=None
+        Evaluate on this many random query points (all when None).
+    random_state : int, default=0
+
+    Returns
+    -------
+    score : float in [0, 1]
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    X = np.asarray(X, dtype=np.float64)
+    Y = np.asarray(Y, dtype=np.float64)
+    n = X.shape[0]
+    if sample is not None and sample < n:
+        queries = np.random.default_rng(random_state).choice(n, sample, replace=False)
+    else:
+        queries = np.arange(n)
+    k = n_neighbors + 1  # the query itself comes back first
+    nx = NearestNeighbors(n_neighbors=k).fit(X).kneighbors(X[queries], return_distance=False)
+    ny = NearestNeighbors(n_neighbors=k).fit(Y).kneighbors(Y[queries], return_distance=False)
+    hits = [
+        len(set(a[a != q]) & set(b[b != q])) for q, a, b in zip(queries, nx, ny)
+    ]
+    return float(np.mean(hits) / n_neighbors)

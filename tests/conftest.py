@@ -1,0 +1,38 @@
+"""Shared fixtures: small seeded datasets and helpers for the per-phase tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.sparse import csr_array
+
+from acctsne import _core
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+def blobs(n=300, d=10, centers=4, seed=0, dtype=np.float64):
+    """Gaussian mixture with well separated centres."""
+    r = np.random.default_rng(seed)
+    c = r.normal(scale=6.0, size=(centers, d))
+    labels = r.integers(0, centers, size=n)
+    return (c[labels] + r.normal(size=(n, d))).astype(dtype), labels
+
+
+def sparse_p(X, perplexity=30.0, n_threads=1):
+    """acctsne's Barnes-Hut P of X as a scipy CSR array."""
+    n = X.shape[0]
+    k = min(n - 1, int(3.0 * perplexity + 1))
+    idx, d2 = _core.knn_exact(np.ascontiguousarray(X), k, n_threads)
+    indptr, cols, data, _ = _core.joint_probabilities_nn(idx, d2, perplexity, n_threads)
+    return csr_array((data, cols, indptr), shape=(n, n))
+
+
+def digits(n=None):
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    return (X, y) if n is None else (X[:n], y[:n])

@@ -1,0 +1,73 @@
+"""Exact kNN against a numpy brute-force oracle."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from acctsne import _core
+
+
+def brute_force(X, k):
+    X = np.asarray(X, dtype=np.float64)
+    d2 = np.sum((X[:, None, :] - X[None, :, :]) ** 2, axis=-1)
+    np.fill_diagonal(d2, np.inf)
+    order = np.lexsort((np.broadcast_to(np.arange(len(X)), d2.shape), d2), axis=1)
+    idx = order[:, :k]
+    return idx, np.take_along_axis(d2, idx, axis=1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("n", "d", "k"), [(2, 1, 1), (50, 3, 7), (300, 17, 31), (513, 64, 91)])
+def test_matches_brute_force(dtype, n, d, k, rng):
+    X = rng.normal(size=(n, d)).astype(dtype)
+    idx, d2 = _core.knn_exact(X, k, 2)
+    ref_idx, ref_d2 = brute_force(X, k)
+    assert idx.dtype == np.int32
+    assert d2.dtype == np.float32
+    np.testing.assert_allclose(d2, ref_d2, rtol=1e-6, atol=1e-12)
+    # Same neighbour sets (ties between exactly equal distances aside).
+    assert np.mean(np.sort(idx, axis=1) == np.sort(ref_idx, axis=1)) > 0.999
+
+
+def test_self_excluded_but_duplicates_kept(rng):
+    X = rng.normal(size=(40, 5))
+    X[10] = X[3]
+    X[20] = X[3]
+    idx, d2 = _core.knn_exact(X, 5, 1)
+    assert not np.any(idx == np.arange(40)[:, None])
+    assert set(idx[3, :2]) == {10, 20}
+    np.testing.assert_array_equal(d2[3, :2], 0.0)
+
+
+@pytest.mark.parametrize("scale", [1e-30, 1.0, 1e30])
+def test_extreme_magnitudes(scale, rng):
+    X = rng.normal(size=(120, 8)) * scale + 5.0 * scale
+    idx, d2 = _core.knn_exact(X, 10, 2)
+    ref_idx, ref_d2 = brute_force(X, 10)
+    np.testing.assert_array_equal(np.sort(idx, axis=1), np.sort(ref_idx, axis=1))
+    assert np.all(np.isfinite(d2)) or scale == 1e30  # squared 1e30 overflows float32
+
+
+def test_bitwise_identical_across_threads(rng):
+    X = rng.normal(size=(1100, 20)).astype(np.float32)
+    ref = _core.knn_exact(X, 30, 1)
+    for n_threads in (2, 3, 5):
+        out = _core.knn_exact(X, 30, n_threads)
+        np.testing.assert_array_equal(out[0], ref[0])
+        np.testing.assert_array_equal(out[1], ref[1])
+
+
+@pytest.mark.parametrize("level", _core.simd_info()["supported"])
+def test_every_simd_level_matches_scalar(level, rng):
+    X = rng.normal(size=(700, 37)).astype(np.float32)
+    ref_idx, ref_d2 = _core.knn_exact(X, 25, 2, simd_level="scalar")
+    idx, d2 = _core.knn_exact(X, 25, 2, simd_level=level)
+    # Final distances are recomputed exactly, so only near-ties may reorder.
+    np.testing.assert_allclose(d2, ref_d2, rtol=1e-6)
+    assert np.mean(idx == ref_idx) > 0.999
+
+
+def test_unknown_simd_level_is_a_clear_error(rng):
+    with pytest.raises(ValueError, match="unknown SIMD level 'sse9'"):
+        _core.knn_exact(rng.normal(size=(10, 2)), 3, 1, simd_level="sse9")
