@@ -7,6 +7,7 @@ import pytest
 from scipy.sparse import csr_array
 
 from acctsne import _core
+
 from conftest import blobs
 
 sk_tsne = pytest.importorskip("sklearn.manifold._t_sne")

@@ -13,6 +13,7 @@ from sklearn.base import clone
 from sklearn.manifold import TSNE as SklearnTSNE
 
 from acctsne import TSNE
+
 from conftest import blobs
 
 

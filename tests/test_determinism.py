@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from acctsne import TSNE
+
 from conftest import blobs
 
 

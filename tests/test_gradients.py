@@ -8,6 +8,7 @@ from scipy.optimize import check_grad
 
 from acctsne import _core
 from acctsne._evaluate import kl_divergence_exact
+
 from conftest import blobs, sparse_p
 
 sk_tsne = pytest.importorskip("sklearn.manifold._t_sne")
@@ -54,7 +55,8 @@ def test_exact_gradient_matches_sklearn(dims):
     kl, g = _core.gradient_exact(Y, P, dof, True, 2)
     from scipy.spatial.distance import squareform
 
-    ref_kl, ref_g = sk_tsne._kl_divergence(Y.ravel().astype(np.float64), squareform(P), dof, n, dims)
+    params = Y.ravel().astype(np.float64)
+    ref_kl, ref_g = sk_tsne._kl_divergence(params, squareform(P), dof, n, dims)
     assert kl == pytest.approx(ref_kl, rel=1e-10)
     np.testing.assert_allclose(g.ravel(), ref_g, rtol=1e-10, atol=1e-14)
 
@@ -65,7 +67,8 @@ def test_barnes_hut_angle_zero_equals_exact(dims):
     P = sparse_p(X, 20.0)
     dof = max(dims - 1, 1)
     Y = np.random.default_rng(3).normal(scale=3.0, size=(220, dims)).astype(np.float32)
-    kl_bh, g_bh = _core.gradient_bh(Y, P.indptr.astype(np.int64), P.indices, P.data, 0.0, dof, True, 2)
+    csr = (P.indptr.astype(np.int64), P.indices, P.data)
+    kl_bh, g_bh = _core.gradient_bh(Y, *csr, 0.0, dof, True, 2)
     kl_ex, g_ex = _core.gradient_exact(Y, P.toarray().astype(np.float64), dof, True, 2)
     np.testing.assert_allclose(g_bh, g_ex, rtol=2e-4, atol=2e-4 * np.abs(g_ex).max())
     assert kl_bh == pytest.approx(kl_ex, rel=1e-4)
@@ -92,7 +95,8 @@ def test_barnes_hut_close_to_sklearn_at_default_angle():
     X, _ = blobs(800, 10, seed=6)
     P = sparse_p(X)
     Y = np.random.default_rng(5).normal(scale=4.0, size=(800, 2)).astype(np.float32)
-    kl, g = _core.gradient_bh(Y, P.indptr.astype(np.int64), P.indices, P.data, 0.5, 1, True, 2)
+    csr = (P.indptr.astype(np.int64), P.indices, P.data)
+    kl, g = _core.gradient_bh(Y, *csr, 0.5, 1, True, 2)
     ref_kl, ref_g = sk_tsne._kl_divergence_bh(Y.ravel(), P, 1, 800, 2, angle=0.5)
     _, g_ex = _core.gradient_exact(Y, P.toarray().astype(np.float64), 1, False, 2)
     # Both approximate the same exact gradient; ours at least about as well as sklearn's.

@@ -9,7 +9,7 @@ from acctsne import _core
 
 
 def check_tree(Y, tree):
-    n, dims = Y.shape
+    n = Y.shape[0]
     order, counts, begins = tree["order"], tree["counts"], tree["begins"]
     first, nchild, depth = tree["first_children"], tree["n_children"], tree["depths"]
     com = tree["centers_of_mass"]
@@ -18,7 +18,7 @@ def check_tree(Y, tree):
     # Every point exactly once, and strictly inside the root cell.
     np.testing.assert_array_equal(np.sort(order), np.arange(n))
     assert counts[0] == n
-    assert np.all(Y >= lo) and np.all(Y < hi)
+    assert np.all(lo <= Y) and np.all(hi > Y)
     sorted_y = Y[order].astype(np.float64)
     for node in range(len(counts)):
         b, c = begins[node], counts[node]

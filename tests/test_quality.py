@@ -16,6 +16,7 @@ from sklearn.manifold import TSNE as SklearnTSNE
 
 from acctsne import TSNE
 from acctsne._evaluate import kl_divergence_exact, neighborhood_preservation
+
 from conftest import digits, sparse_p
 
 DATA_DIR = Path(

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from acctsne import TSNE
+
 from conftest import blobs
 
 

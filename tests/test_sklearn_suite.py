@@ -22,9 +22,7 @@ sk_tests = pytest.importorskip("sklearn.manifold.tests.test_t_sne")
 def _rebind(fn):
     scope = dict(fn.__globals__)
     scope["TSNE"] = acctsne.TSNE
-    clone = types.FunctionType(
-        fn.__code__, scope, fn.__name__, fn.__defaults__, fn.__closure__
-    )
+    clone = types.FunctionType(fn.__code__, scope, fn.__name__, fn.__defaults__, fn.__closure__)
     clone.__dict__.update(fn.__dict__)  # keeps pytest marks (parametrize, filters)
     clone.__doc__ = fn.__doc__
     return clone
@@ -32,10 +30,10 @@ def _rebind(fn):
 
 PORTED = []
 for _name, _fn in sorted(vars(sk_tests).items()):
-    if _name.startswith("test_") and inspect.isfunction(_fn):
-        if "TSNE(" in inspect.getsource(_fn):
-            globals()[_name] = _rebind(_fn)
-            PORTED.append(_name)
+    is_test = _name.startswith("test_") and inspect.isfunction(_fn)
+    if is_test and "TSNE(" in inspect.getsource(_fn):
+        globals()[_name] = _rebind(_fn)
+        PORTED.append(_name)
 
 
 def test_the_suite_was_found():

@@ -275,52 +275,57 @@ acctsne::ProgressFn MakeProgress(const std::optional<py::function>& callback) {
   };
 }
 
-py::dict OptimizeBH(const py::array& Y_any, const CArray<int64_t>& indptr,
+// Runs one optimisation phase on Y (in place) with the engine made by make_engine(pool).
+template <typename MakeEngine>
+py::dict RunPhase(const py::array& Y_any, int start_iter, int max_iter, int n_iter_check,
+                  int n_iter_without_progress, double momentum, double learning_rate,
+                  double min_grad_norm, int n_threads,
+                  const std::optional<py::function>& progress, MakeEngine&& make_engine) {
+  auto Y = RequireEmbedding(Y_any);
+  const int64_t n = Y.shape(0);
+  const int dims = static_cast<int>(Y.shape(1));
+  const auto params = MakePhaseParams(start_iter, max_iter, n_iter_check, n_iter_without_progress,
+                                      momentum, learning_rate, min_grad_norm);
+  auto progress_fn = MakeProgress(progress);
+  float* y_ptr = Y.mutable_data();
+  acctsne::PhaseResult result;
+  acctsne::PhaseTimes times;
+  RunWithoutGil(n_threads, [&](ThreadPool& pool) {
+    auto engine = make_engine(n, dims, pool);
+    result = acctsne::GradientDescent(*engine, y_ptr, n, dims, params, pool, progress_fn);
+    times = engine->times;
+  });
+  return PhaseResultToDict(result, times);
+}
+
+py::dict OptimizeBH(const py::array& Y, const CArray<int64_t>& indptr,
                     const CArray<int32_t>& indices, const CArray<float>& data,
                     float exaggeration, float angle, int dof, int start_iter, int max_iter,
                     int n_iter_check, int n_iter_without_progress, double momentum,
                     double learning_rate, double min_grad_norm, int n_threads,
                     const std::optional<py::function>& progress) {
-  auto Y = RequireEmbedding(Y_any);
-  const int64_t n = Y.shape(0);
-  const int dims = static_cast<int>(Y.shape(1));
-  acctsne::CsrView P = MakeCsr(indptr, indices, data, n);
-  const auto params = MakePhaseParams(start_iter, max_iter, n_iter_check, n_iter_without_progress,
-                                      momentum, learning_rate, min_grad_norm);
-  auto progress_fn = MakeProgress(progress);
-  float* y_ptr = Y.mutable_data();
-  acctsne::PhaseResult result;
-  acctsne::PhaseTimes times;
-  RunWithoutGil(n_threads, [&](ThreadPool& pool) {
-    acctsne::BarnesHutEngine engine(P, exaggeration, dims, angle, dof, pool);
-    result = acctsne::GradientDescent(engine, y_ptr, n, dims, params, pool, progress_fn);
-    times = engine.times;
-  });
-  return PhaseResultToDict(result, times);
+  const acctsne::CsrView P = MakeCsr(indptr, indices, data, Y.ndim() == 2 ? Y.shape(0) : -1);
+  return RunPhase(Y, start_iter, max_iter, n_iter_check, n_iter_without_progress, momentum,
+                  learning_rate, min_grad_norm, n_threads, progress,
+                  [&](int64_t, int dims, ThreadPool& pool) {
+                    return std::make_unique<acctsne::BarnesHutEngine>(P, exaggeration, dims,
+                                                                      angle, dof, pool);
+                  });
 }
 
-py::dict OptimizeExact(const py::array& Y_any, const CArray<double>& P, double exaggeration,
+py::dict OptimizeExact(const py::array& Y, const CArray<double>& P, double exaggeration,
                        int dof, int start_iter, int max_iter, int n_iter_check,
                        int n_iter_without_progress, double momentum, double learning_rate,
                        double min_grad_norm, int n_threads,
                        const std::optional<py::function>& progress) {
-  auto Y = RequireEmbedding(Y_any);
-  const int64_t n = Y.shape(0);
-  const int dims = static_cast<int>(Y.shape(1));
-  RequireShape(P, "P", n, n);
-  const auto params = MakePhaseParams(start_iter, max_iter, n_iter_check, n_iter_without_progress,
-                                      momentum, learning_rate, min_grad_norm);
-  auto progress_fn = MakeProgress(progress);
-  float* y_ptr = Y.mutable_data();
+  RequireShape(P, "P", Y.ndim() == 2 ? Y.shape(0) : -1, Y.ndim() == 2 ? Y.shape(0) : -1);
   const double* p_ptr = P.data();
-  acctsne::PhaseResult result;
-  acctsne::PhaseTimes times;
-  RunWithoutGil(n_threads, [&](ThreadPool& pool) {
-    acctsne::ExactEngine engine(p_ptr, n, exaggeration, dims, dof, pool);
-    result = acctsne::GradientDescent(engine, y_ptr, n, dims, params, pool, progress_fn);
-    times = engine.times;
-  });
-  return PhaseResultToDict(result, times);
+  return RunPhase(Y, start_iter, max_iter, n_iter_check, n_iter_without_progress, momentum,
+                  learning_rate, min_grad_norm, n_threads, progress,
+                  [&](int64_t n, int dims, ThreadPool& pool) {
+                    return std::make_unique<acctsne::ExactEngine>(p_ptr, n, exaggeration, dims,
+                                                                  dof, pool);
+                  });
 }
 
 py::dict SimdInfo() {

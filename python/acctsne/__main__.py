@@ -63,8 +63,10 @@ def main(argv=None):
     for r in rows:
         print(f"{r['name']:<14}{r['seconds']:>9.2f}{r['kl']:>10.4f}{r['nn10']:>12.3f}")
     if len(rows) == 2:
-        print(f"\nacctsne is {rows[1]['seconds'] / rows[0]['seconds']:.1f}x faster; "
-              f"KL ratio acctsne/sklearn = {rows[0]['kl'] / rows[1]['kl']:.3f}")
+        print(
+            f"\nacctsne is {rows[1]['seconds'] / rows[0]['seconds']:.1f}x faster; "
+            f"KL ratio acctsne/sklearn = {rows[0]['kl'] / rows[1]['kl']:.3f}"
+        )
     return 0
 
 

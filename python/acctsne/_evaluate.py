@@ -88,7 +88,5 @@ def neighborhood_preservation(X, Y, *, n_neighbors=10, sample=None, random_state
     k = n_neighbors + 1  # the query itself comes back first
     nx = NearestNeighbors(n_neighbors=k).fit(X).kneighbors(X[queries], return_distance=False)
     ny = NearestNeighbors(n_neighbors=k).fit(Y).kneighbors(Y[queries], return_distance=False)
-    hits = [
-        len(set(a[a != q]) & set(b[b != q])) for q, a, b in zip(queries, nx, ny)
-    ]
+    hits = [len(set(a[a != q]) & set(b[b != q])) for q, a, b in zip(queries, nx, ny)]
     return float(np.mean(hits) / n_neighbors)

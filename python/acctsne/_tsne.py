@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from numbers import Integral, Real
 from time import time
+from typing import ClassVar
 
 import numpy as np
 from scipy.sparse import issparse
@@ -131,7 +132,7 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     (4, 2)
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "perplexity": [Interval(Real, 0, None, closed="neither")],
         "early_exaggeration": [Interval(Real, 1, None, closed="left")],
@@ -199,8 +200,7 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         n_samples = _num_samples(X)
         if self.perplexity >= n_samples:
             raise ValueError(
-                f"perplexity ({self.perplexity}) must be less "
-                f"than n_samples ({n_samples})"
+                f"perplexity ({self.perplexity}) must be less than n_samples ({n_samples})"
             )
 
     # ------------------------------------------------------------------ phases
@@ -229,10 +229,7 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 raise ValueError("X should be a square distance matrix")
             check_non_negative(
                 X,
-                (
-                    "TSNE.fit(). With metric='precomputed', X "
-                    "should contain positive distances."
-                ),
+                ("TSNE.fit(). With metric='precomputed', X should contain positive distances."),
             )
             if self.method == "exact" and issparse(X):
                 raise TypeError(
@@ -251,14 +248,10 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def _print_perplexity_progress(self, betas):
         n_samples = betas.shape[0]
         for i in range(_PROGRESS_EVERY, n_samples + 1, _PROGRESS_EVERY):
-            print(
-                "[t-SNE] Computed conditional probabilities for sample "
-                f"{i} / {n_samples}"
-            )
+            print(f"[t-SNE] Computed conditional probabilities for sample {i} / {n_samples}")
         if n_samples % _PROGRESS_EVERY:
             print(
-                "[t-SNE] Computed conditional probabilities for sample "
-                f"{n_samples} / {n_samples}"
+                f"[t-SNE] Computed conditional probabilities for sample {n_samples} / {n_samples}"
             )
         print(f"[t-SNE] Mean sigma: {np.sqrt(n_samples / np.sum(betas)):f}")
 
@@ -277,9 +270,7 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                     X, metric=self.metric, n_jobs=self.n_jobs, **metric_params_
                 )
         if np.any(distances < 0):
-            raise ValueError(
-                "All distances should be positive, the metric given is not correct"
-            )
+            raise ValueError("All distances should be positive, the metric given is not correct")
         if self.metric != "euclidean":
             distances = np.asarray(distances, dtype=np.float64) ** 2
         P, betas = _core.joint_probabilities_exact(
@@ -331,10 +322,8 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 graph.data.reshape(n_samples, n_neighbors).astype(np.float64) ** 2
             ).astype(np.float32)
         if self.verbose:
-            print(
-                f"[t-SNE] Computed neighbors for {n_samples} samples in "
-                f"{duration:.3f}s..."
-            )
+            print(f"[t-SNE] Computed neighbors for {n_samples} samples in {duration:.3f}s...")
+        self._phase_times["knn"] = duration
         return indices, sq_distances
 
     def _sparse_affinities(self, X, n_threads):
@@ -351,9 +340,7 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         if self.verbose:
             self._print_perplexity_progress(betas)
         if self.verbose >= 2:
-            print(
-                f"[t-SNE] Computed conditional probabilities in {time() - t0:.3f}s"
-            )
+            print(f"[t-SNE] Computed conditional probabilities in {time() - t0:.3f}s")
         return indptr, columns, data
 
     def _initial_embedding(self, X, n_samples, random_state):
@@ -377,9 +364,9 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             # PC1 rescaled to standard deviation 1e-4 (sklearn issue #18018).
             return X_embedded / np.std(X_embedded[:, 0]) * 1e-4
         # 'random': iid Gaussians with standard deviation 1e-4.
-        return 1e-4 * random_state.standard_normal(
-            size=(n_samples, self.n_components)
-        ).astype(np.float32)
+        return 1e-4 * random_state.standard_normal(size=(n_samples, self.n_components)).astype(
+            np.float32
+        )
 
     # --------------------------------------------------------------- the fit
     def _fit(self, X):
@@ -396,17 +383,18 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         n_threads = resolve_n_threads(self.n_jobs)
         if self.verbose:
             simd = _core.simd_info()["default"]
-            print(
-                f"[t-SNE] acctsne {_core.__version__}: {n_threads} threads, "
-                f"SIMD {simd}"
-            )
+            print(f"[t-SNE] acctsne {_core.__version__}: {n_threads} threads, SIMD {simd}")
 
+        t0 = time()
         if self.method == "exact":
             P = self._exact_affinities(X, n_threads)
         else:
             P = self._sparse_affinities(X, n_threads)
+        self._phase_times["affinities"] = time() - t0 - self._phase_times.get("knn", 0.0)
 
+        t0 = time()
         X_embedded = self._initial_embedding(X, n_samples, random_state)
+        self._phase_times["init"] = time() - t0
         # Degrees of freedom of the Student's t-distribution (van der Maaten, 2009).
         degrees_of_freedom = max(self.n_components - 1, 1)
         return self._tsne(P, degrees_of_freedom, X_embedded, n_threads)
@@ -434,29 +422,26 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 **common,
             )
         else:
-            result = _core.optimize_exact(
-                Y, P, exaggeration=float(exaggeration), **common
-            )
+            result = _core.optimize_exact(Y, P, exaggeration=float(exaggeration), **common)
         self._accumulate_times(result["times"])
         if self.verbose >= 2:
             if result["stop_reason"] == "no_progress":
                 print(
-                    "[t-SNE] Iteration %d: did not make any progress "
-                    "during the last %d episodes. Finished."
-                    % (result["last_iter"] + 1, phase["n_iter_without_progress"])
+                    f"[t-SNE] Iteration {result['last_iter'] + 1:d}: did not make any "
+                    f"progress during the last {phase['n_iter_without_progress']:d} "
+                    "episodes. Finished."
                 )
             elif result["stop_reason"] == "small_gradient":
                 print(
-                    "[t-SNE] Iteration %d: gradient norm %f. Finished."
-                    % (result["last_iter"] + 1, result["grad_norm"])
+                    f"[t-SNE] Iteration {result['last_iter'] + 1:d}: gradient norm "
+                    f"{result['grad_norm']:f}. Finished."
                 )
         return result["error"], result["last_iter"]
 
     def _print_iteration(self, iteration, error, grad_norm, duration):
         print(
-            "[t-SNE] Iteration %d: error = %.7f, gradient norm = %.7f"
-            " (%s iterations in %0.3fs)"
-            % (iteration, error, grad_norm, self._N_ITER_CHECK, duration)
+            f"[t-SNE] Iteration {iteration:d}: error = {error:.7f}, gradient norm = "
+            f"{grad_norm:.7f} ({self._N_ITER_CHECK} iterations in {duration:0.3f}s)"
         )
 
     def _accumulate_times(self, times):
@@ -482,8 +467,8 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         )
         if self.verbose:
             print(
-                "[t-SNE] KL divergence after %d iterations with early exaggeration: %f"
-                % (it + 1, kl_divergence)
+                f"[t-SNE] KL divergence after {it + 1:d} iterations with early "
+                f"exaggeration: {kl_divergence:f}"
             )
 
         # Part 2: no exaggeration, momentum 0.8.
@@ -503,10 +488,7 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
         self.n_iter_ = it
         if self.verbose:
-            print(
-                "[t-SNE] KL divergence after %d iterations: %f"
-                % (it + 1, kl_divergence)
-            )
+            print(f"[t-SNE] KL divergence after {it + 1:d} iterations: {kl_divergence:f}")
         self.kl_divergence_ = kl_divergence
         return Y.astype(out_dtype, copy=False)
 

@@ -1,0 +1,55 @@
+"""One benchmark run in a fresh process: load data, fit one library, save the result.
+
+    python bench/worker.py --lib acctsne --dataset digits --n-jobs 2 --seed 0 --out RUN
+
+writes RUN.npy (the embedding) and RUN.json (wall and CPU seconds of the fit, peak RSS
+of the process, the library's phase times where it reports them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import datasets
+import libraries
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--lib", required=True, choices=sorted(libraries.LIBRARIES))
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--n-jobs", type=int, required=True)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+
+    X, _ = datasets.load(args.dataset)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    run = libraries.LIBRARIES[args.lib][1]
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    Y, phases = run(X, args.n_jobs, args.seed)
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    Y = np.asarray(Y, dtype=np.float64)
+    np.save(args.out + ".npy", Y)
+    record = {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "rss_before_fit_mb": rss_before,
+        "phases_s": phases,
+        "finite": bool(np.all(np.isfinite(Y))),
+    }
+    Path(args.out + ".json").write_text(json.dumps(record))
+
+
+if __name__ == "__main__":
+    main()
