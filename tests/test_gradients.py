@@ -98,12 +98,14 @@ def test_barnes_hut_close_to_sklearn_at_default_angle():
     csr = (P.indptr.astype(np.int64), P.indices, P.data)
     kl, g = _core.gradient_bh(Y, *csr, 0.5, 1, True, 2)
     ref_kl, ref_g = sk_tsne._kl_divergence_bh(Y.ravel(), P, 1, 800, 2, angle=0.5)
-    _, g_ex = _core.gradient_exact(Y, P.toarray().astype(np.float64), 1, False, 2)
-    # Both approximate the same exact gradient; ours at least about as well as sklearn's.
+    kl_ex, g_ex = _core.gradient_exact(Y, P.toarray().astype(np.float64), 1, True, 2)
+    # Both approximate the same exact gradient and KL; ours at least as well as sklearn's
+    # (the group walk's opening test is conservative).
     ours = np.linalg.norm(g.ravel() - g_ex.ravel())
     theirs = np.linalg.norm(ref_g - g_ex.ravel())
-    assert ours <= 1.1 * theirs
-    assert kl == pytest.approx(ref_kl, rel=1e-3)
+    assert ours <= theirs
+    assert abs(kl - kl_ex) <= abs(ref_kl - kl_ex)
+    assert kl == pytest.approx(ref_kl, rel=1e-2)
 
 
 def test_point_never_repels_itself_or_its_duplicates():

@@ -164,7 +164,9 @@ acctsne::CsrView MakeCsr(const CArray<int64_t>& indptr, const CArray<int32_t>& i
 
 py::tuple GradientBH(const CArray<float>& Y, const CArray<int64_t>& indptr,
                      const CArray<int32_t>& indices, const CArray<float>& data, float angle,
-                     int dof, bool compute_error, int n_threads) {
+                     int dof, bool compute_error, int n_threads,
+                     const std::optional<std::string>& simd_level) {
+  const acctsne::SimdLevel level = ResolveLevel(simd_level);
   if (Y.ndim() != 2) throw acctsne::InvalidArgument("Y must be 2-D");
   const int64_t n = Y.shape(0);
   const int dims = static_cast<int>(Y.shape(1));
@@ -174,7 +176,7 @@ py::tuple GradientBH(const CArray<float>& Y, const CArray<int64_t>& indptr,
   const float* y_ptr = Y.data();
   double kl = 0.0;
   RunWithoutGil(n_threads, [&](ThreadPool& pool) {
-    acctsne::BarnesHutEngine engine(P, 1.0f, dims, angle, dof, pool);
+    acctsne::BarnesHutEngine engine(P, 1.0f, dims, angle, dof, level, pool);
     kl = engine.Compute(y_ptr, compute_error, g_ptr);
   });
   return py::make_tuple(kl, grad);
@@ -305,11 +307,12 @@ py::dict OptimizeBH(const py::array& Y, const CArray<int64_t>& indptr,
                     double learning_rate, double min_grad_norm, int n_threads,
                     const std::optional<py::function>& progress) {
   const acctsne::CsrView P = MakeCsr(indptr, indices, data, Y.ndim() == 2 ? Y.shape(0) : -1);
+  const acctsne::SimdLevel level = acctsne::DefaultSimdLevel();
   return RunPhase(Y, start_iter, max_iter, n_iter_check, n_iter_without_progress, momentum,
                   learning_rate, min_grad_norm, n_threads, progress,
                   [&](int64_t, int dims, ThreadPool& pool) {
-                    return std::make_unique<acctsne::BarnesHutEngine>(P, exaggeration, dims,
-                                                                      angle, dof, pool);
+                    return std::make_unique<acctsne::BarnesHutEngine>(
+                        P, exaggeration, dims, angle, dof, level, pool);
                   });
 }
 
@@ -367,7 +370,7 @@ PYBIND11_MODULE(_core, m) {
   m.def("gradient_bh", &GradientBH, py::arg("Y"), py::arg("indptr"), py::arg("indices"),
         py::arg("data"), py::arg("angle") = 0.5f, py::arg("dof") = 1,
         py::arg("compute_error") = true, py::arg("n_threads") = 1,
-        "Barnes-Hut KL gradient: (kl, grad float32).");
+        py::arg("simd_level") = py::none(), "Barnes-Hut KL gradient: (kl, grad float32).");
   m.def("gradient_exact", &GradientExact, py::arg("Y"), py::arg("P"), py::arg("dof") = 1,
         py::arg("compute_error") = true, py::arg("n_threads") = 1,
         "Exact KL gradient in float64: (kl, grad).");

@@ -23,8 +23,8 @@ constexpr int64_t kUpdateBlock = 2048;  // parameters per parallel block
 }  // namespace
 
 BarnesHutEngine::BarnesHutEngine(const CsrView& P, float exaggeration, int dims, float angle,
-                                 int dof, ThreadPool& pool)
-    : P_(P), dims_(dims), angle_(angle), dof_(dof), pool_(pool) {
+                                 int dof, SimdLevel level, ThreadPool& pool)
+    : P_(P), dims_(dims), angle_(angle), dof_(dof), level_(level), pool_(pool) {
   ACCTSNE_CHECK(dims >= 1 && dims <= 3, "Barnes-Hut needs 1 to 3 dimensions, got ", dims);
   const int64_t nnz = P.indptr[P.n_rows];
   for (int64_t i = 0; i < P.n_rows; ++i)
@@ -48,7 +48,7 @@ double BarnesHutEngine::Compute(const float* Y, bool compute_error, float* grad)
   times.tree_build += SecondsSince(t0);
 
   t0 = Clock::now();
-  const double z = RepulsiveForces(tree_, angle_, dof_, pool_, neg_.data());
+  const double z = RepulsiveForces(tree_, angle_, dof_, level_, pool_, neg_.data());
   times.repulsion += SecondsSince(t0);
 
   t0 = Clock::now();

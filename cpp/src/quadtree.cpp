@@ -303,13 +303,23 @@ void QuadTree::ComputeCentersOfMass(int64_t n, ThreadPool& pool) {
   });
   const int64_t n_nodes = static_cast<int64_t>(count_.size());
   com_.resize(static_cast<size_t>(n_nodes * dims));
+  packed_.resize(static_cast<size_t>(n_nodes));
   ParallelForRange(pool, n_nodes, kBlock, [&](int64_t begin, int64_t end) {
     for (int64_t v = begin; v < end; ++v) {
       const int64_t b = begin_[v];
       const int64_t e = b + count_[v];
-      for (int a = 0; a < dims; ++a)
+      PackedNode& node = packed_[v];
+      node.com[0] = node.com[1] = node.com[2] = 0.0f;
+      for (int a = 0; a < dims; ++a) {
         com_[v * dims + a] = static_cast<float>((prefix_[e * dims + a] - prefix_[b * dims + a]) /
                                                 static_cast<double>(count_[v]));
+        node.com[a] = com_[v * dims + a];
+      }
+      node.sq_width = sq_width_[depth_[v]];
+      node.count = count_[v];
+      node.first_child = first_child_[v];
+      node.begin = begin_[v];
+      node.n_children = n_children_[v];
     }
   });
 }

@@ -1,4 +1,14 @@
-// Barnes-Hut tree walk; see acctsne/repulsion.h.
+// Barnes-Hut repulsion by group walks; see acctsne/repulsion.h.
+//
+// The points are split into groups: the largest tree nodes holding at most kGroupSize
+// points (contiguous in Morton order, so spatially compact). The tree is walked once per
+// group with a conservative version of sklearn's opening test, using the distance from
+// the group's bounding box to a cell's centre of mass: a cell accepted for the box is
+// accepted by sklearn's test for every point in it, so each point gets forces at least
+// as accurate as sklearn's per-point walk. The walk emits an interaction list (accepted
+// cells, and the individual points of opened leaves), which a SIMD kernel then applies
+// to all points of the group at once (kernels/: lanes are points, each lane sums in list
+// order), branch-free.
 #include "acctsne/repulsion.h"
 
 #include <algorithm>
@@ -6,128 +16,190 @@
 #include <vector>
 
 #include "acctsne/common.h"
+#include "kernels/kernels.h"
 
 namespace acctsne {
 namespace {
 
-constexpr int64_t kPointBlock = 256;
-constexpr int kStackCapacity = 64 * 8 + 8;  // depth <= 32 (x fanout <= 8) plus slack
+constexpr int kGroupSize = 64;  // points per group, at most
+constexpr int64_t kGroupsPerBlock = 4;
+constexpr int kStackCapacity = 64 * 8 + 8;
+constexpr int kLanes = kernels::kGroupLanes;
 
-// Kernel value w = (dof / (dof + d2))^((dof+1)/2); float division as in sklearn, the
-// power (only for dof != 1) in double.
-template <bool kDofIsOne>
-inline double KernelWeight(float d2, float dof, double exponent) {
-  const float w = dof / (dof + d2);
-  if constexpr (kDofIsOne) {
-    (void)exponent;
-    return w;
-  } else {
-    return std::pow(static_cast<double>(w), exponent);
+struct Group {
+  int32_t begin;  // first sorted point
+  int32_t count;
+};
+
+// Groups of at most kGroupSize points: below every node that holds more, consecutive
+// children are packed greedily (siblings are contiguous in Morton order and share their
+// parent's cell, so a group stays compact). Deep leaves with more points (clusters of
+// near-duplicates) are cut into kGroupSize chunks. Deterministic order.
+std::vector<Group> CollectGroups(const QuadTree& tree) {
+  const auto& nodes = tree.packed_nodes();
+  std::vector<Group> groups;
+  groups.reserve(static_cast<size_t>(tree.n_points() / (kGroupSize / 4) + 1));
+  auto add_chunks = [&](int32_t begin, int32_t count) {
+    for (int32_t b = 0; b < count; b += kGroupSize)
+      groups.push_back({begin + b, std::min(kGroupSize, count - b)});
+  };
+  if (nodes[0].count <= kGroupSize || nodes[0].first_child < 0) {
+    add_chunks(nodes[0].begin, nodes[0].count);
+    return groups;
   }
+  int32_t stack[kStackCapacity];
+  int top = 0;
+  stack[top++] = 0;
+  while (top > 0) {
+    const PackedNode& node = nodes[stack[--top]];
+    Group run{node.begin, 0};
+    for (int32_t c = node.first_child; c < node.first_child + node.n_children; ++c) {
+      const PackedNode& child = nodes[c];
+      if (child.count > kGroupSize) {
+        if (run.count > 0) groups.push_back(run);
+        run = {child.begin + child.count, 0};
+        if (child.first_child >= 0) {
+          stack[top++] = c;
+        } else {
+          add_chunks(child.begin, child.count);
+        }
+      } else if (run.count + child.count <= kGroupSize) {
+        if (run.count == 0) run.begin = child.begin;
+        run.count += child.count;
+      } else {
+        groups.push_back(run);
+        run = {child.begin, child.count};
+      }
+    }
+    if (run.count > 0) groups.push_back(run);
+  }
+  return groups;
 }
 
-template <int kDims, bool kDofIsOne>
-double WalkBlocks(const QuadTree& tree, float angle, int dof, ThreadPool& pool,
-                  float* neg_forces) {
-  const int64_t n = tree.n_points();
+// Interaction list in structure-of-arrays form, grown on demand.
+struct ListBuffer {
+  std::vector<float> pos[3], count, excludable;
+  int size = 0;
+  void reserve_more(int extra) {
+    if (size + extra <= static_cast<int>(count.size())) return;
+    const size_t cap = std::max<size_t>(2 * count.size(), static_cast<size_t>(size + extra) + 256);
+    for (auto& p : pos) p.resize(cap);
+    count.resize(cap);
+    excludable.resize(cap);
+  }
+};
+
+template <int kDims>
+double WalkGroups(const QuadTree& tree, float angle, kernels::InteractFn interact,
+                  ThreadPool& pool, float* neg_forces) {
   const float theta2 = angle * angle;
-  const float dof_f = static_cast<float>(dof);
-  const double exponent = (dof + 1.0) / 2.0;
   const float* pos = tree.sorted_positions().data();
   const int32_t* order = tree.order().data();
-  const float* com = tree.centers_of_mass().data();
-  const int32_t* count = tree.counts().data();
-  const int32_t* begin = tree.begins().data();
-  const int32_t* first_child = tree.first_children().data();
-  const uint8_t* n_children = tree.n_children().data();
-  const uint8_t* depth = tree.depths().data();
-  const float* sq_width = tree.squared_widths().data();
-  const int max_depth = tree.max_depth();
+  const PackedNode* nodes = tree.packed_nodes().data();
+  const float deepest_sq_width = tree.squared_widths()[tree.max_depth()];
+  const std::vector<Group> groups = CollectGroups(tree);
+  const int64_t n_groups = static_cast<int64_t>(groups.size());
 
-  return ParallelSum(pool, n, kPointBlock, [&](int64_t s_begin, int64_t s_end) {
+  return ParallelSum(pool, n_groups, kGroupsPerBlock, [&](int64_t g_begin, int64_t g_end) {
+    ListBuffer list;
+    list.reserve_more(1024);
     int32_t stack[kStackCapacity];
+    alignas(64) float lane_pos[kDims][kGroupSize + kLanes];
+    alignas(64) float lane_force[kDims][kGroupSize + kLanes];
+    alignas(64) float lane_z[kGroupSize + kLanes];
     double block_z = 0.0;
-    for (int64_t s = s_begin; s < s_end; ++s) {
-      float p[kDims];
-      for (int a = 0; a < kDims; ++a) p[a] = pos[s * kDims + a];
-      float force[kDims] = {};
-      double z = 0.0;
-      auto interact = [&](const float* diff, float d2, double weight) {
-        const double w = KernelWeight<kDofIsOne>(d2, dof_f, exponent);
-        z += weight * w;
-        const float mult = static_cast<float>(weight * w * w);
-        for (int a = 0; a < kDims; ++a) force[a] += mult * diff[a];
-      };
+    for (int64_t g = g_begin; g < g_end; ++g) {
+      const Group group = groups[g];
+      float lo[kDims], hi[kDims];
+      for (int a = 0; a < kDims; ++a) lo[a] = hi[a] = pos[int64_t{group.begin} * kDims + a];
+      for (int32_t t = 1; t < group.count; ++t)
+        for (int a = 0; a < kDims; ++a) {
+          const float v = pos[int64_t{group.begin + t} * kDims + a];
+          lo[a] = std::min(lo[a], v);
+          hi[a] = std::max(hi[a], v);
+        }
+
+      list.size = 0;
       int top = 0;
       stack[top++] = 0;
       while (top > 0) {
-        const int32_t node = stack[--top];
-        float diff[kDims];
-        float d2 = 0.0f;
-        bool duplicate = true;
+        const PackedNode& node = nodes[stack[--top]];
+        float dmin2 = 0.0f;
         for (int a = 0; a < kDims; ++a) {
-          diff[a] = p[a] - com[node * kDims + a];
-          d2 += diff[a] * diff[a];
-          duplicate &= std::fabs(diff[a]) <= kDuplicateEpsilon;
+          const float gap = std::max(std::max(lo[a] - node.com[a], node.com[a] - hi[a]), 0.0f);
+          dmin2 += gap * gap;
         }
-        const int32_t cnt = count[node];
-        const bool leaf = first_child[node] < 0;
-        if (cnt > 1 && sq_width[depth[node]] < theta2 * d2) {
-          interact(diff, d2, static_cast<double>(cnt));  // far enough: one summary point
-          continue;
-        }
-        if (!leaf) {
-          const int32_t c0 = first_child[node];
-          for (int c = n_children[node] - 1; c >= 0; --c) stack[top++] = c0 + c;
-          continue;
-        }
-        if (depth[node] == max_depth && cnt > QuadTree::kLeafCapacity) {
-          // Deepest cell holding many (near-)duplicates: one summary, as in sklearn.
-          if (!duplicate) interact(diff, d2, static_cast<double>(cnt));
-          continue;
-        }
-        for (int32_t t = begin[node]; t < begin[node] + cnt; ++t) {
-          float dt[kDims];
-          float dt2 = 0.0f;
-          bool dup = true;
-          for (int a = 0; a < kDims; ++a) {
-            dt[a] = p[a] - pos[static_cast<int64_t>(t) * kDims + a];
-            dt2 += dt[a] * dt[a];
-            dup &= std::fabs(dt[a]) <= kDuplicateEpsilon;
+        if (node.count > 1 && node.sq_width < theta2 * dmin2) {
+          // Far from the whole group: one summary point.
+          list.reserve_more(1);
+          for (int a = 0; a < kDims; ++a) list.pos[a][list.size] = node.com[a];
+          list.count[list.size] = static_cast<float>(node.count);
+          list.excludable[list.size] = 0.0f;
+          ++list.size;
+        } else if (node.first_child >= 0) {
+          for (int32_t c = node.first_child + node.n_children - 1; c >= node.first_child; --c)
+            stack[top++] = c;
+        } else if (node.sq_width == deepest_sq_width && node.count > QuadTree::kLeafCapacity) {
+          // Deepest cell holding many near-duplicates: one excludable summary (sklearn).
+          list.reserve_more(1);
+          for (int a = 0; a < kDims; ++a) list.pos[a][list.size] = node.com[a];
+          list.count[list.size] = static_cast<float>(node.count);
+          list.excludable[list.size] = 1.0f;
+          ++list.size;
+        } else {
+          list.reserve_more(node.count);
+          for (int32_t t = node.begin; t < node.begin + node.count; ++t) {
+            for (int a = 0; a < kDims; ++a) list.pos[a][list.size] = pos[int64_t{t} * kDims + a];
+            list.count[list.size] = 1.0f;
+            list.excludable[list.size] = 1.0f;
+            ++list.size;
           }
-          if (!dup) interact(dt, dt2, 1.0);
         }
       }
-      const int64_t i = order[s];
-      for (int a = 0; a < kDims; ++a) neg_forces[i * kDims + a] = force[a];
-      block_z += z;
+
+      const int padded = (group.count + kLanes - 1) / kLanes * kLanes;
+      for (int l = 0; l < padded; ++l) {
+        const int32_t t = group.begin + std::min(l, group.count - 1);
+        for (int a = 0; a < kDims; ++a) lane_pos[a][l] = pos[int64_t{t} * kDims + a];
+      }
+      const float* lane_pos_ptr[3] = {lane_pos[0], lane_pos[kDims > 1 ? 1 : 0],
+                                      lane_pos[kDims > 2 ? 2 : 0]};
+      float* lane_force_ptr[3] = {lane_force[0], lane_force[kDims > 1 ? 1 : 0],
+                                  lane_force[kDims > 2 ? 2 : 0]};
+      kernels::InteractionList view;
+      for (int a = 0; a < 3; ++a) view.pos[a] = list.pos[a < kDims ? a : 0].data();
+      view.count = list.count.data();
+      view.excludable = list.excludable.data();
+      view.size = list.size;
+      interact(lane_pos_ptr, padded, view, lane_force_ptr, lane_z);
+
+      for (int l = 0; l < group.count; ++l) {
+        const int64_t i = order[group.begin + l];
+        for (int a = 0; a < kDims; ++a) neg_forces[i * kDims + a] = lane_force[a][l];
+        block_z += lane_z[l];
+      }
     }
     return block_z;
   });
 }
 
-template <int kDims>
-double WalkDims(const QuadTree& tree, float angle, int dof, ThreadPool& pool, float* out) {
-  return dof == 1 ? WalkBlocks<kDims, true>(tree, angle, dof, pool, out)
-                  : WalkBlocks<kDims, false>(tree, angle, dof, pool, out);
-}
-
 }  // namespace
 
-double RepulsiveForces(const QuadTree& tree, float angle, int dof, ThreadPool& pool,
-                       float* neg_forces) {
+double RepulsiveForces(const QuadTree& tree, float angle, int dof, SimdLevel level,
+                       ThreadPool& pool, float* neg_forces) {
   ACCTSNE_CHECK(angle >= 0.0f && angle <= 1.0f, "angle must be in [0, 1], got ", angle);
-  ACCTSNE_CHECK(dof >= 1, "degrees of freedom must be >= 1, got ", dof);
+  ACCTSNE_CHECK(dof == 1 || dof == 2, "Barnes-Hut degrees of freedom must be 1 or 2, got ", dof);
+  const kernels::InteractFn interact = kernels::GetInteract(level, tree.dims(), dof);
   double z = 0.0;
   switch (tree.dims()) {
     case 1:
-      z = WalkDims<1>(tree, angle, dof, pool, neg_forces);
+      z = WalkGroups<1>(tree, angle, interact, pool, neg_forces);
       break;
     case 2:
-      z = WalkDims<2>(tree, angle, dof, pool, neg_forces);
+      z = WalkGroups<2>(tree, angle, interact, pool, neg_forces);
       break;
     case 3:
-      z = WalkDims<3>(tree, angle, dof, pool, neg_forces);
+      z = WalkGroups<3>(tree, angle, interact, pool, neg_forces);
       break;
     default:
       throw InvalidArgument(StrCat("Barnes-Hut supports 1 to 3 dimensions, got ", tree.dims()));

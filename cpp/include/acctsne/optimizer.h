@@ -20,6 +20,7 @@
 #include "acctsne/common.h"
 #include "acctsne/parallel.h"
 #include "acctsne/quadtree.h"
+#include "acctsne/simd.h"
 
 namespace acctsne {
 
@@ -45,7 +46,7 @@ class GradientEngine {
 class BarnesHutEngine : public GradientEngine {
  public:
   BarnesHutEngine(const CsrView& P, float exaggeration, int dims, float angle, int dof,
-                  ThreadPool& pool);
+                  SimdLevel level, ThreadPool& pool);
   double Compute(const float* Y, bool compute_error, float* grad) override;
   const char* name() const override { return "barnes_hut"; }
 
@@ -55,6 +56,7 @@ class BarnesHutEngine : public GradientEngine {
   int dims_;
   float angle_;
   int dof_;
+  SimdLevel level_;
   ThreadPool& pool_;
   QuadTree tree_;
   std::vector<float> neg_, pos_;

@@ -23,6 +23,18 @@
 
 namespace acctsne {
 
+// One node in the layout the Barnes-Hut walk reads: everything the opening test and
+// the descent need in half a cache line.
+struct PackedNode {
+  float com[3];         // centre of mass (unused trailing coordinates are 0)
+  float sq_width;       // sklearn's squared_max_width of the cell
+  int32_t count;        // points in the cell
+  int32_t first_child;  // index of the first child, -1 for a leaf
+  int32_t begin;        // first point in Morton order
+  int32_t n_children;   // number of (non-empty, contiguous) children
+};
+static_assert(sizeof(PackedNode) == 32, "PackedNode should stay half a cache line");
+
 class QuadTree {
  public:
   static constexpr int kLeafCapacity = 8;
@@ -50,6 +62,8 @@ class QuadTree {
   const std::vector<uint8_t>& depths() const { return depth_; }
   // sklearn's squared_max_width of a cell at each depth.
   const std::vector<float>& squared_widths() const { return sq_width_; }
+  // All of the above per node, packed for the walk (built by Build).
+  const std::vector<PackedNode>& packed_nodes() const { return packed_; }
   const float* lower_bounds() const { return lo_; }
   const float* upper_bounds() const { return hi_; }
 
@@ -72,6 +86,7 @@ class QuadTree {
   std::vector<int32_t> count_, begin_, first_child_;
   std::vector<uint8_t> n_children_, depth_;
   std::vector<float> sq_width_;
+  std::vector<PackedNode> packed_;
 
   std::vector<double> prefix_;  // (n + 1) x dims prefix sums of sorted positions
 };

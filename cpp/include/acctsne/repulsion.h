@@ -5,21 +5,24 @@
 // the tree is used as one summary point at its centre of mass when
 //   squared_max_width(cell) < angle^2 * |y_i - com(cell)|^2      (sklearn's test)
 // and a point never repels itself (nor points within 1e-6 of it in every coordinate).
-// Leaves are visited point by point. Points are walked in Morton order (neighbouring
-// walks share the same cells, which stay in cache) with an explicit stack, in fixed
-// blocks whose partial Z are reduced in block order (bitwise identical for any number
-// of threads).
+// Leaves are visited point by point. The tree is walked once per group of up to 32
+// Morton-consecutive points with a conservative (group bounding box) form of that test,
+// and the resulting interaction list is applied to the group's points by a SIMD kernel;
+// see repulsion.cpp. Groups are processed in fixed blocks whose partial Z are reduced in
+// block order (bitwise identical for any number of threads). dof must be 1 or 2
+// (n_components 1-2 and 3).
 #pragma once
 
 #include <cstdint>
 
 #include "acctsne/parallel.h"
 #include "acctsne/quadtree.h"
+#include "acctsne/simd.h"
 
 namespace acctsne {
 
 // Writes F (n x dims, original point order) and returns Z (floored at float64 eps).
-double RepulsiveForces(const QuadTree& tree, float angle, int dof, ThreadPool& pool,
-                       float* neg_forces);
+double RepulsiveForces(const QuadTree& tree, float angle, int dof, SimdLevel level,
+                       ThreadPool& pool, float* neg_forces);
 
 }  // namespace acctsne

@@ -29,4 +29,31 @@ void DotTileAvx512(const float* queries, int64_t ld_queries, int nq, const float
 // The implementation for `level` (which must be compiled in).
 DotTileFn GetDotTile(SimdLevel level);
 
+// Barnes-Hut interaction-list kernel (acctsne/repulsion.h). Lanes are the points of a
+// group (kGroupLanes-padded), so every point sums its own interactions in list order.
+inline constexpr int kGroupLanes = 16;
+
+// One interaction-list entry set, structure of arrays: positions (dims arrays),
+// multiplicity (cell point count) and whether a point within kDuplicateEpsilon of it in
+// every coordinate must skip it (leaf points: no self-repulsion).
+struct InteractionList {
+  const float* pos[3];
+  const float* count;
+  const float* excludable;
+  int size;
+};
+
+// For points p (pos[a][l], l < n_points, n_points a multiple of kGroupLanes):
+//   w = (dof / (dof + |p - e|^2))^((dof + 1) / 2),  z[l] += c w,  force[a][l] += c w^2 (p - e)
+// with c = count(e), or 0 when e is excludable and p duplicates it. dof is 1 or 2.
+using InteractFn = void (*)(const float* const* pos, int n_points, const InteractionList& list,
+                            float* const* force, float* z);
+
+InteractFn InteractScalar(int dims, int dof);
+InteractFn InteractAvx2(int dims, int dof);
+InteractFn InteractAvx512(int dims, int dof);
+
+// dims in 1..3, dof in {1, 2}.
+InteractFn GetInteract(SimdLevel level, int dims, int dof);
+
 }  // namespace acctsne::kernels

@@ -5,6 +5,8 @@
 
 namespace acctsne::kernels {
 
+InteractFn InteractScalar(int dims, int dof) { return InteractFor<4>(dims, dof); }
+
 void DotTileScalar(const float* queries, int64_t ld_queries, int nq, const float* tile,
                    int n_features, float* out) {
   DotTileImpl<8>(queries, ld_queries, nq, tile, n_features, out);
@@ -22,6 +24,25 @@ DotTileFn GetDotTile(SimdLevel level) {
 #endif
     case SimdLevel::kScalar:
       return DotTileScalar;
+    default:
+      throw InvalidArgument(StrCat("SIMD level '", SimdLevelName(level), "' not compiled in"));
+  }
+}
+
+InteractFn GetInteract(SimdLevel level, int dims, int dof) {
+  ACCTSNE_CHECK(dims >= 1 && dims <= 3, "interaction kernel: dims must be 1..3, got ", dims);
+  ACCTSNE_CHECK(dof == 1 || dof == 2, "interaction kernel: dof must be 1 or 2, got ", dof);
+  switch (level) {
+#ifdef ACCTSNE_HAVE_AVX512
+    case SimdLevel::kAvx512:
+      return InteractAvx512(dims, dof);
+#endif
+#ifdef ACCTSNE_HAVE_AVX2
+    case SimdLevel::kAvx2:
+      return InteractAvx2(dims, dof);
+#endif
+    case SimdLevel::kScalar:
+      return InteractScalar(dims, dof);
     default:
       throw InvalidArgument(StrCat("SIMD level '", SimdLevelName(level), "' not compiled in"));
   }
