@@ -52,7 +52,7 @@ double BarnesHutEngine::Compute(const float* Y, bool compute_error, float* grad)
   times.repulsion += SecondsSince(t0);
 
   t0 = Clock::now();
-  const double kl = AttractiveForces(P_, Y, dims_, dof_, z, compute_error, pool_, pos_.data());
+  const double kl = AttractiveForces(P_, Y, dims_, dof_, z, compute_error, level_, pool_, pos_.data());
   const float c = static_cast<float>(2.0 * (dof_ + 1.0) / dof_);
   ParallelForRange(pool_, n * dims_, kUpdateBlock, [&](int64_t begin, int64_t end) {
     for (int64_t e = begin; e < end; ++e) {

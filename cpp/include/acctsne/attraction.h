@@ -4,17 +4,20 @@
 //   KL  = sum_ij p_ij log(max(p_ij, tiny) / max(w_ij / Z, tiny))   (only when asked)
 //
 // Rows are independent; fixed blocks of rows; KL partials reduced in block order.
+// dof must be 1 or 2.
 #pragma once
 
 #include <cstdint>
 
 #include "acctsne/common.h"
 #include "acctsne/parallel.h"
+#include "acctsne/simd.h"
 
 namespace acctsne {
 
 // Writes A (n x dims) and returns KL (0 when compute_error is false). sum_q is Z.
 double AttractiveForces(const CsrView& P, const float* Y, int dims, int dof, double sum_q,
-                        bool compute_error, ThreadPool& pool, float* pos_forces);
+                        bool compute_error, SimdLevel level, ThreadPool& pool,
+                        float* pos_forces);
 
 }  // namespace acctsne

@@ -56,4 +56,16 @@ InteractFn InteractAvx512(int dims, int dof);
 // dims in 1..3, dof in {1, 2}.
 InteractFn GetInteract(SimdLevel level, int dims, int dof);
 
+// Attraction over the CSR rows [row_begin, row_end) of P (acctsne/attraction.h):
+//   out[i] = sum_e p_e w_e (y_i - y_j),  w = (dof / (dof + |y_i - y_j|^2))^((dof + 1) / 2)
+// Y and out are n x dims row-major. Lanes take W consecutive entries of a row (gathered
+// neighbour coordinates); lane sums are combined in lane order, so the result is fixed
+// for a given SIMD level.
+using AttractFn = void (*)(const int64_t* indptr, const int32_t* indices, const float* data,
+                           const float* Y, int64_t row_begin, int64_t row_end, float* out);
+AttractFn AttractScalar(int dims, int dof);
+AttractFn AttractAvx2(int dims, int dof);
+AttractFn AttractAvx512(int dims, int dof);
+AttractFn GetAttract(SimdLevel level, int dims, int dof);
+
 }  // namespace acctsne::kernels

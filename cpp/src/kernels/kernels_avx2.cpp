@@ -4,6 +4,7 @@
 namespace acctsne::kernels {
 
 InteractFn InteractAvx2(int dims, int dof) { return InteractFor<8>(dims, dof); }
+AttractFn AttractAvx2(int dims, int dof) { return AttractFor<8>(dims, dof); }
 
 void DotTileAvx2(const float* queries, int64_t ld_queries, int nq, const float* tile,
                  int n_features, float* out) {

@@ -4,6 +4,7 @@
 namespace acctsne::kernels {
 
 InteractFn InteractAvx512(int dims, int dof) { return InteractFor<16>(dims, dof); }
+AttractFn AttractAvx512(int dims, int dof) { return AttractFor<16>(dims, dof); }
 
 void DotTileAvx512(const float* queries, int64_t ld_queries, int nq, const float* tile,
                    int n_features, float* out) {

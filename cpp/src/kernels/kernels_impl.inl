@@ -4,6 +4,9 @@
 // (No include guard on purpose: one inclusion per translation unit.)
 #include <cmath>
 #include <cstdint>
+#if defined(__AVX2__) || defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include "kernels/kernels.h"
 
@@ -133,6 +136,87 @@ inline void InteractImpl(const float* const* pos, int n_points, const Interactio
     for (int a = 0; a < kDims; ++a) StoreLanes(force[a] + l0, f[a]);
   }
 }
+
+// Gathers coordinate `a` of the W neighbours idx[0..W) from Y (n x kDims).
+template <int W, int kDims, typename V>
+__attribute__((always_inline)) inline V GatherCoord(const float* Y, const int32_t* idx, int a) {
+#if defined(__AVX512F__)
+  if constexpr (W == 16) {
+    __m512i vi = _mm512_loadu_si512(idx);
+    vi = _mm512_add_epi32(_mm512_mullo_epi32(vi, _mm512_set1_epi32(kDims)), _mm512_set1_epi32(a));
+    __m512 g = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), 0xFFFF, vi, Y, 4);
+    V out;
+    __builtin_memcpy(&out, &g, sizeof(out));
+    return out;
+  }
+#endif
+#if defined(__AVX2__)
+  if constexpr (W == 8) {
+    __m256i vi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx));
+    vi = _mm256_add_epi32(_mm256_mullo_epi32(vi, _mm256_set1_epi32(kDims)), _mm256_set1_epi32(a));
+    __m256 g = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), Y, vi,
+                                        _mm256_castsi256_ps(_mm256_set1_epi32(-1)), 4);
+    V out;
+    __builtin_memcpy(&out, &g, sizeof(out));
+    return out;
+  }
+#endif
+  V out;
+  for (int l = 0; l < W; ++l) out[l] = Y[static_cast<int64_t>(idx[l]) * kDims + a];
+  return out;
+}
+
+template <int kDims, int kDof, int W>
+inline void AttractImpl(const int64_t* indptr, const int32_t* indices, const float* data,
+                        const float* Y, int64_t row_begin, int64_t row_end, float* out) {
+  using V = typename Lanes<W>::F;
+  for (int64_t i = row_begin; i < row_end; ++i) {
+    float yi[kDims];
+    for (int a = 0; a < kDims; ++a) yi[a] = Y[i * kDims + a];
+    V acc[kDims];
+    for (int a = 0; a < kDims; ++a) acc[a] = V{};
+    // Full vectors of entries, then the row's remainder padded with entries (i, p = 0),
+    // which contribute exactly 0.
+    alignas(64) int32_t tail_idx[W];
+    alignas(64) float tail_p[W];
+    for (int64_t e = indptr[i]; e < indptr[i + 1]; e += W) {
+      const int32_t* idx = indices + e;
+      const float* pe = data + e;
+      const int64_t left = indptr[i + 1] - e;
+      if (left < W) {
+        for (int l = 0; l < W; ++l) {
+          tail_idx[l] = l < left ? idx[l] : static_cast<int32_t>(i);
+          tail_p[l] = l < left ? pe[l] : 0.0f;
+        }
+        idx = tail_idx;
+        pe = tail_p;
+      }
+      const V p = LoadLanes<V>(pe);
+      V diff[kDims];
+      V d2 = V{};
+      for (int a = 0; a < kDims; ++a) {
+        diff[a] = yi[a] - GatherCoord<W, kDims, V>(Y, idx, a);
+        d2 += diff[a] * diff[a];
+      }
+      V w;
+      if constexpr (kDof == 1) {
+        w = 1.0f / (1.0f + d2);
+      } else {
+        const V x = 2.0f / (2.0f + d2);
+        w = x * SqrtLanes<W>(x);
+      }
+      const V m = p * w;
+      for (int a = 0; a < kDims; ++a) acc[a] += m * diff[a];
+    }
+    float force[kDims];
+    for (int a = 0; a < kDims; ++a) {
+      float s = 0.0f;
+      for (int l = 0; l < W; ++l) s += acc[a][l];
+      force[a] = s;
+    }
+    for (int a = 0; a < kDims; ++a) out[i * kDims + a] = force[a];
+  }
+}
 #else
 // Plain loops for compilers without vector extensions.
 template <int kDims, int kDof, int W>
@@ -166,11 +250,48 @@ inline void InteractImpl(const float* const* pos, int n_points, const Interactio
     for (int a = 0; a < kDims; ++a) force[a][l] = f[a];
   }
 }
+template <int kDims, int kDof, int W>
+inline void AttractImpl(const int64_t* indptr, const int32_t* indices, const float* data,
+                        const float* Y, int64_t row_begin, int64_t row_end, float* out) {
+  for (int64_t i = row_begin; i < row_end; ++i) {
+    float force[kDims] = {};
+    for (int64_t e = indptr[i]; e < indptr[i + 1]; ++e) {
+      const int64_t j = indices[e];
+      float diff[kDims];
+      float d2 = 0.0f;
+      for (int a = 0; a < kDims; ++a) {
+        diff[a] = Y[i * kDims + a] - Y[j * kDims + a];
+        d2 += diff[a] * diff[a];
+      }
+      float w;
+      if constexpr (kDof == 1) {
+        w = 1.0f / (1.0f + d2);
+      } else {
+        const float x = 2.0f / (2.0f + d2);
+        w = x * std::sqrt(x);
+      }
+      for (int a = 0; a < kDims; ++a) force[a] += data[e] * w * diff[a];
+    }
+    for (int a = 0; a < kDims; ++a) out[i * kDims + a] = force[a];
+  }
+}
 #endif
 
 template <int kDims, int W>
 inline InteractFn InteractForDof(int dof) {
   return dof == 1 ? &InteractImpl<kDims, 1, W> : &InteractImpl<kDims, 2, W>;
+}
+
+template <int W>
+inline AttractFn AttractFor(int dims, int dof) {
+  switch (dims) {
+    case 1:
+      return dof == 1 ? &AttractImpl<1, 1, W> : &AttractImpl<1, 2, W>;
+    case 2:
+      return dof == 1 ? &AttractImpl<2, 1, W> : &AttractImpl<2, 2, W>;
+    default:
+      return dof == 1 ? &AttractImpl<3, 1, W> : &AttractImpl<3, 2, W>;
+  }
 }
 
 // W: vector width in floats for this translation unit's ISA (divides kGroupLanes).

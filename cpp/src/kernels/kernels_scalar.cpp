@@ -6,6 +6,7 @@
 namespace acctsne::kernels {
 
 InteractFn InteractScalar(int dims, int dof) { return InteractFor<4>(dims, dof); }
+AttractFn AttractScalar(int dims, int dof) { return AttractFor<4>(dims, dof); }
 
 void DotTileScalar(const float* queries, int64_t ld_queries, int nq, const float* tile,
                    int n_features, float* out) {
@@ -43,6 +44,25 @@ InteractFn GetInteract(SimdLevel level, int dims, int dof) {
 #endif
     case SimdLevel::kScalar:
       return InteractScalar(dims, dof);
+    default:
+      throw InvalidArgument(StrCat("SIMD level '", SimdLevelName(level), "' not compiled in"));
+  }
+}
+
+AttractFn GetAttract(SimdLevel level, int dims, int dof) {
+  ACCTSNE_CHECK(dims >= 1 && dims <= 3, "attraction kernel: dims must be 1..3, got ", dims);
+  ACCTSNE_CHECK(dof == 1 || dof == 2, "attraction kernel: dof must be 1 or 2, got ", dof);
+  switch (level) {
+#ifdef ACCTSNE_HAVE_AVX512
+    case SimdLevel::kAvx512:
+      return AttractAvx512(dims, dof);
+#endif
+#ifdef ACCTSNE_HAVE_AVX2
+    case SimdLevel::kAvx2:
+      return AttractAvx2(dims, dof);
+#endif
+    case SimdLevel::kScalar:
+      return AttractScalar(dims, dof);
     default:
       throw InvalidArgument(StrCat("SIMD level '", SimdLevelName(level), "' not compiled in"));
   }
