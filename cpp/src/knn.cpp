@@ -89,8 +89,10 @@ void ExactKnn(const T* X, int64_t n, int64_t d, int64_t k, SimdLevel level, Thre
   const double scale = max_abs > 0.0 ? 1.0 / max_abs : 1.0;
 
   std::vector<float> xs(static_cast<size_t>(n * d));
-  std::vector<float> norms(static_cast<size_t>(n));
   const int64_t n_tiles = NumBlocks(n, kTile);
+  // Padding references get an infinite norm, so they are never candidates.
+  std::vector<float> norms(static_cast<size_t>(n_tiles * kTile),
+                           std::numeric_limits<float>::infinity());
   std::vector<float> tiles(static_cast<size_t>(n_tiles * d * kTile), 0.0f);
   ParallelForRange(pool, n, 1024, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
@@ -110,7 +112,9 @@ void ExactKnn(const T* X, int64_t n, int64_t d, int64_t k, SimdLevel level, Thre
 
   ParallelForRange(pool, n, kQueryBlock, [&](int64_t q_begin, int64_t q_end) {
     const int nq = static_cast<int>(q_end - q_begin);
-    std::vector<float> dots(static_cast<size_t>(nq) * kTile);
+    std::vector<float> dists(static_cast<size_t>(nq) * kTile);
+    std::vector<float> thresholds(static_cast<size_t>(nq), std::numeric_limits<float>::infinity());
+    std::vector<uint64_t> masks(static_cast<size_t>(nq));
     std::vector<float> heap_d(static_cast<size_t>(nq * k));
     std::vector<int32_t> heap_i(static_cast<size_t>(nq * k));
     std::vector<TopK> heaps;
@@ -120,24 +124,22 @@ void ExactKnn(const T* X, int64_t n, int64_t d, int64_t k, SimdLevel level, Thre
 
     for (int64_t t = 0; t < n_tiles; ++t) {
       dot_tile(&xs[static_cast<size_t>(q_begin * d)], d, nq,
-               &tiles[static_cast<size_t>(t * d * kTile)], static_cast<int>(d), dots.data());
-      const int64_t r_end = std::min<int64_t>(kTile, n - t * kTile);
-      const float* tile_norms = &norms[static_cast<size_t>(t * kTile)];
+               &tiles[static_cast<size_t>(t * d * kTile)], static_cast<int>(d),
+               &norms[static_cast<size_t>(q_begin)], &norms[static_cast<size_t>(t * kTile)],
+               thresholds.data(), dists.data(), masks.data());
       for (int q = 0; q < nq; ++q) {
+        uint64_t bits = masks[static_cast<size_t>(q)];
+        if (bits == 0) continue;  // nothing in this tile can enter the row's top k
         const int64_t i = q_begin + q;
-        const float qn = norms[static_cast<size_t>(i)];
-        const float* dq = &dots[static_cast<size_t>(q) * kTile];
+        const float* dq = &dists[static_cast<size_t>(q) * kTile];
         TopK& heap = heaps[static_cast<size_t>(q)];
-        float thr = heap.threshold();
-        for (int64_t r = 0; r < r_end; ++r) {
-          float dist = qn + tile_norms[r] - 2.0f * dq[r];
-          if (dist < thr) {
-            const int64_t j = t * kTile + r;
-            if (j == i) continue;
-            heap.push(std::max(dist, 0.0f), static_cast<int32_t>(j));
-            thr = heap.threshold();
-          }
-        }
+        do {
+          const int r = __builtin_ctzll(bits);
+          bits &= bits - 1;
+          const int64_t j = t * kTile + r;
+          if (j != i) heap.push(std::max(dq[r], 0.0f), static_cast<int32_t>(j));
+        } while (bits != 0);
+        thresholds[static_cast<size_t>(q)] = heap.threshold();
       }
     }
 

@@ -12,19 +12,23 @@ namespace acctsne::kernels {
 // Width of a packed reference tile in the kNN distance kernel.
 inline constexpr int kRefTile = 64;
 
-// Dot products of nq query rows with one packed reference tile:
-//   out[q * kRefTile + r] = sum_f queries[q * ld_queries + f] * tile[f * kRefTile + r]
-// for q < nq and r < kRefTile. `tile` is the feature-major (transposed) copy of
-// kRefTile reference rows, zero-padded past the last reference.
+// Squared distances of nq query rows to one packed reference tile, by the expansion
+//   out[q * kRefTile + r] = q_norms[q] + tile_norms[r] - 2 sum_f x_qf t_fr
+// for q < nq and r < kRefTile, plus masks[q] with bit r set when out[q * kRefTile + r] <
+// thresholds[q] (so callers visit only entries that can enter a row's top k). `tile` is
+// the feature-major (transposed) copy of kRefTile reference rows; padding references must
+// carry a +inf norm.
 using DotTileFn = void (*)(const float* queries, int64_t ld_queries, int nq,
-                           const float* tile, int n_features, float* out);
-
-void DotTileScalar(const float* queries, int64_t ld_queries, int nq, const float* tile,
-                   int n_features, float* out);
-void DotTileAvx2(const float* queries, int64_t ld_queries, int nq, const float* tile,
-                 int n_features, float* out);
-void DotTileAvx512(const float* queries, int64_t ld_queries, int nq, const float* tile,
-                   int n_features, float* out);
+                           const float* tile, int n_features, const float* q_norms,
+                           const float* tile_norms, const float* thresholds, float* out,
+                           uint64_t* masks);
+#define ACCTSNE_DOT_TILE_ARGS                                                           \
+  const float *queries, int64_t ld_queries, int nq, const float *tile, int n_features, \
+      const float *q_norms, const float *tile_norms, const float *thresholds, float *out, \
+      uint64_t *masks
+void DotTileScalar(ACCTSNE_DOT_TILE_ARGS);
+void DotTileAvx2(ACCTSNE_DOT_TILE_ARGS);
+void DotTileAvx512(ACCTSNE_DOT_TILE_ARGS);
 
 // The implementation for `level` (which must be compiled in).
 DotTileFn GetDotTile(SimdLevel level);

@@ -6,9 +6,9 @@ namespace acctsne::kernels {
 InteractFn InteractAvx2(int dims, int dof) { return InteractFor<8>(dims, dof); }
 AttractFn AttractAvx2(int dims, int dof) { return AttractFor<8>(dims, dof); }
 
-void DotTileAvx2(const float* queries, int64_t ld_queries, int nq, const float* tile,
-                 int n_features, float* out) {
-  DotTileImpl<16>(queries, ld_queries, nq, tile, n_features, out);
+void DotTileAvx2(ACCTSNE_DOT_TILE_ARGS) {
+  DotTileImpl<8>(queries, ld_queries, nq, tile, n_features, q_norms, tile_norms, thresholds,
+                 out, masks);
 }
 
 }  // namespace acctsne::kernels

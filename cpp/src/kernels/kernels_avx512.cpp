@@ -6,9 +6,9 @@ namespace acctsne::kernels {
 InteractFn InteractAvx512(int dims, int dof) { return InteractFor<16>(dims, dof); }
 AttractFn AttractAvx512(int dims, int dof) { return AttractFor<16>(dims, dof); }
 
-void DotTileAvx512(const float* queries, int64_t ld_queries, int nq, const float* tile,
-                   int n_features, float* out) {
-  DotTileImpl<32>(queries, ld_queries, nq, tile, n_features, out);
+void DotTileAvx512(ACCTSNE_DOT_TILE_ARGS) {
+  DotTileImpl<16>(queries, ld_queries, nq, tile, n_features, q_norms, tile_norms, thresholds,
+                 out, masks);
 }
 
 }  // namespace acctsne::kernels

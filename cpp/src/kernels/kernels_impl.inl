@@ -13,51 +13,6 @@
 namespace acctsne::kernels {
 namespace {
 
-// Register tile: kRows query rows x kLanes reference columns of accumulators.
-template <int kLanes>
-inline void DotTileImpl(const float* __restrict queries, int64_t ld, int nq,
-                        const float* __restrict tile, int n_features, float* __restrict out) {
-  constexpr int kRows = 4;
-  int q = 0;
-  for (; q + kRows <= nq; q += kRows) {
-    const float* a0 = queries + (q + 0) * ld;
-    const float* a1 = queries + (q + 1) * ld;
-    const float* a2 = queries + (q + 2) * ld;
-    const float* a3 = queries + (q + 3) * ld;
-    for (int r0 = 0; r0 < kRefTile; r0 += kLanes) {
-      float acc0[kLanes] = {}, acc1[kLanes] = {}, acc2[kLanes] = {}, acc3[kLanes] = {};
-      for (int f = 0; f < n_features; ++f) {
-        const float* b = tile + static_cast<int64_t>(f) * kRefTile + r0;
-        const float x0 = a0[f], x1 = a1[f], x2 = a2[f], x3 = a3[f];
-        for (int l = 0; l < kLanes; ++l) {
-          acc0[l] += x0 * b[l];
-          acc1[l] += x1 * b[l];
-          acc2[l] += x2 * b[l];
-          acc3[l] += x3 * b[l];
-        }
-      }
-      for (int l = 0; l < kLanes; ++l) {
-        out[(q + 0) * kRefTile + r0 + l] = acc0[l];
-        out[(q + 1) * kRefTile + r0 + l] = acc1[l];
-        out[(q + 2) * kRefTile + r0 + l] = acc2[l];
-        out[(q + 3) * kRefTile + r0 + l] = acc3[l];
-      }
-    }
-  }
-  for (; q < nq; ++q) {
-    const float* a = queries + q * ld;
-    for (int r0 = 0; r0 < kRefTile; r0 += kLanes) {
-      float acc[kLanes] = {};
-      for (int f = 0; f < n_features; ++f) {
-        const float* b = tile + static_cast<int64_t>(f) * kRefTile + r0;
-        const float x = a[f];
-        for (int l = 0; l < kLanes; ++l) acc[l] += x * b[l];
-      }
-      for (int l = 0; l < kLanes; ++l) out[q * kRefTile + r0 + l] = acc[l];
-    }
-  }
-}
-
 #if defined(__GNUC__) || defined(__clang__)
 // W floats as one vector value, W chosen per translation unit to fit the ISA's registers
 // (4 for SSE2, 8 for AVX2, 16 for AVX-512). Lanes never combine with each other, so every
@@ -94,6 +49,68 @@ template <int W, typename V>
 __attribute__((always_inline)) inline V SqrtLanes(V x) {
   for (int l = 0; l < W; ++l) x[l] = __builtin_sqrtf(x[l]);
   return x;
+}
+
+// Bits l of the result: p[l] < threshold, for l < W.
+template <int W>
+__attribute__((always_inline)) inline uint64_t LessMask(const float* p, float threshold) {
+#if defined(__AVX512F__)
+  if constexpr (W == 16)
+    return _mm512_cmp_ps_mask(_mm512_loadu_ps(p), _mm512_set1_ps(threshold), _CMP_LT_OQ);
+#endif
+#if defined(__AVX2__)
+  if constexpr (W == 8)
+    return static_cast<uint32_t>(
+        _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(p), _mm256_set1_ps(threshold),
+                                         _CMP_LT_OQ)));
+#endif
+  uint64_t bits = 0;
+  for (int l = 0; l < W; ++l) bits |= static_cast<uint64_t>(p[l] < threshold) << l;
+  return bits;
+}
+
+// Register tile: 4 query rows x 2 vectors of references, accumulators in registers.
+template <int W>
+inline void DotTileImpl(const float* __restrict queries, int64_t ld, int nq,
+                        const float* __restrict tile, int n_features,
+                        const float* __restrict q_norms, const float* __restrict tile_norms,
+                        const float* __restrict thresholds, float* __restrict out,
+                        uint64_t* __restrict masks) {
+  using V = typename Lanes<W>::F;
+  static_assert(kRefTile % (2 * W) == 0, "tile width must hold whole register tiles");
+  constexpr int kRows = 4;
+  for (int q0 = 0; q0 < nq; q0 += kRows) {
+    const int rows = nq - q0 < kRows ? nq - q0 : kRows;
+    const float* a[kRows];
+    for (int r = 0; r < kRows; ++r) a[r] = queries + (q0 + (r < rows ? r : 0)) * ld;
+    for (int c0 = 0; c0 < kRefTile; c0 += 2 * W) {
+      V acc[kRows][2];
+      for (int r = 0; r < kRows; ++r) acc[r][0] = acc[r][1] = V{};
+      const float* b = tile + c0;
+      for (int f = 0; f < n_features; ++f, b += kRefTile) {
+        const V b0 = LoadLanes<V>(b);
+        const V b1 = LoadLanes<V>(b + W);
+        for (int r = 0; r < kRows; ++r) {
+          const float x = a[r][f];
+          acc[r][0] += x * b0;
+          acc[r][1] += x * b1;
+        }
+      }
+      const V tn0 = LoadLanes<V>(tile_norms + c0);
+      const V tn1 = LoadLanes<V>(tile_norms + c0 + W);
+      for (int r = 0; r < rows; ++r) {
+        float* o = out + (q0 + r) * kRefTile + c0;
+        StoreLanes(o, q_norms[q0 + r] + tn0 - 2.0f * acc[r][0]);
+        StoreLanes(o + W, q_norms[q0 + r] + tn1 - 2.0f * acc[r][1]);
+      }
+    }
+  }
+  for (int q = 0; q < nq; ++q) {
+    uint64_t bits = 0;
+    for (int c0 = 0; c0 < kRefTile; c0 += W)
+      bits |= LessMask<W>(out + q * kRefTile + c0, thresholds[q]) << c0;
+    masks[q] = bits;
+  }
 }
 
 template <int kDims, int kDof, int W>
@@ -219,6 +236,23 @@ inline void AttractImpl(const int64_t* indptr, const int32_t* indices, const flo
 }
 #else
 // Plain loops for compilers without vector extensions.
+template <int W>
+inline void DotTileImpl(const float* queries, int64_t ld, int nq, const float* tile,
+                        int n_features, const float* q_norms, const float* tile_norms,
+                        const float* thresholds, float* out, uint64_t* masks) {
+  for (int q = 0; q < nq; ++q) {
+    uint64_t bits = 0;
+    for (int r = 0; r < kRefTile; ++r) {
+      float acc = 0.0f;
+      for (int f = 0; f < n_features; ++f) acc += queries[q * ld + f] * tile[f * kRefTile + r];
+      const float dist = q_norms[q] + tile_norms[r] - 2.0f * acc;
+      out[q * kRefTile + r] = dist;
+      bits |= static_cast<uint64_t>(dist < thresholds[q]) << r;
+    }
+    masks[q] = bits;
+  }
+}
+
 template <int kDims, int kDof, int W>
 inline void InteractImpl(const float* const* pos, int n_points, const InteractionList& list,
                          float* const* force, float* z) {

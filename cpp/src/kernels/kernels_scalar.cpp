@@ -8,9 +8,9 @@ namespace acctsne::kernels {
 InteractFn InteractScalar(int dims, int dof) { return InteractFor<4>(dims, dof); }
 AttractFn AttractScalar(int dims, int dof) { return AttractFor<4>(dims, dof); }
 
-void DotTileScalar(const float* queries, int64_t ld_queries, int nq, const float* tile,
-                   int n_features, float* out) {
-  DotTileImpl<8>(queries, ld_queries, nq, tile, n_features, out);
+void DotTileScalar(ACCTSNE_DOT_TILE_ARGS) {
+  DotTileImpl<4>(queries, ld_queries, nq, tile, n_features, q_norms, tile_norms, thresholds,
+                 out, masks);
 }
 
 DotTileFn GetDotTile(SimdLevel level) {
