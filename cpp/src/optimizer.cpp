@@ -41,10 +41,42 @@ BarnesHutEngine::BarnesHutEngine(const CsrView& P, float exaggeration, int dims,
   pos_.resize(static_cast<size_t>(P.n_rows * dims));
 }
 
+void BarnesHutEngine::Renumber() {
+  const int64_t n = P_.n_rows;
+  perm_ = tree_.order();
+  std::vector<int32_t> inverse(static_cast<size_t>(n));
+  for (int64_t s = 0; s < n; ++s) inverse[perm_[s]] = static_cast<int32_t>(s);
+  perm_indptr_.assign(static_cast<size_t>(n + 1), 0);
+  for (int64_t s = 0; s < n; ++s) {
+    const int64_t i = perm_[s];
+    perm_indptr_[s + 1] = perm_indptr_[s] + (P_.indptr[i + 1] - P_.indptr[i]);
+  }
+  const int64_t nnz = perm_indptr_[n];
+  perm_indices_.resize(static_cast<size_t>(nnz));
+  perm_data_.resize(static_cast<size_t>(nnz));
+  ParallelForRange(pool_, n, 1024, [&](int64_t begin, int64_t end) {
+    for (int64_t s = begin; s < end; ++s) {
+      const int64_t i = perm_[s];
+      int64_t out = perm_indptr_[s];
+      for (int64_t e = P_.indptr[i]; e < P_.indptr[i + 1]; ++e, ++out) {
+        perm_indices_[out] = inverse[P_.indices[e]];
+        perm_data_[out] = P_.data[e];
+      }
+    }
+  });
+  P_perm_.n_rows = n;
+  P_perm_.indptr = perm_indptr_.data();
+  P_perm_.indices = perm_indices_.data();
+  P_perm_.data = perm_data_.data();
+  y_perm_.resize(static_cast<size_t>(n * dims_));
+}
+
 double BarnesHutEngine::Compute(const float* Y, bool compute_error, float* grad) {
   const int64_t n = P_.n_rows;
+  const int dims = dims_;
   auto t0 = Clock::now();
-  tree_.Build(Y, n, dims_, pool_);
+  tree_.Build(Y, n, dims, pool_);
+  if (perm_.empty()) Renumber();
   times.tree_build += SecondsSince(t0);
 
   t0 = Clock::now();
@@ -52,13 +84,21 @@ double BarnesHutEngine::Compute(const float* Y, bool compute_error, float* grad)
   times.repulsion += SecondsSince(t0);
 
   t0 = Clock::now();
-  const double kl = AttractiveForces(P_, Y, dims_, dof_, z, compute_error, level_, pool_, pos_.data());
+  ParallelForRange(pool_, n, kUpdateBlock, [&](int64_t begin, int64_t end) {
+    for (int64_t s = begin; s < end; ++s)
+      for (int a = 0; a < dims; ++a) y_perm_[s * dims + a] = Y[int64_t{perm_[s]} * dims + a];
+  });
+  const double kl = AttractiveForces(P_perm_, y_perm_.data(), dims, dof_, z, compute_error,
+                                     level_, pool_, pos_.data());
   const float c = static_cast<float>(2.0 * (dof_ + 1.0) / dof_);
-  ParallelForRange(pool_, n * dims_, kUpdateBlock, [&](int64_t begin, int64_t end) {
-    for (int64_t e = begin; e < end; ++e) {
-      const float force = static_cast<float>(static_cast<double>(pos_[e]) -
-                                             static_cast<double>(neg_[e]) / z);
-      grad[e] = force * c;
+  ParallelForRange(pool_, n, kUpdateBlock, [&](int64_t begin, int64_t end) {
+    for (int64_t s = begin; s < end; ++s) {
+      const int64_t i = perm_[s];
+      for (int a = 0; a < dims; ++a) {
+        const float force = static_cast<float>(static_cast<double>(pos_[s * dims + a]) -
+                                               static_cast<double>(neg_[i * dims + a]) / z);
+        grad[i * dims + a] = force * c;
+      }
     }
   });
   times.attraction += SecondsSince(t0);

@@ -2,10 +2,35 @@
 #include "acctsne/parallel.h"
 
 #include <chrono>
+#if defined(__x86_64__) || defined(__i386__) || defined(_M_X64)
+#include <immintrin.h>
+#endif
 
 #include "acctsne/common.h"
 
 namespace acctsne {
+namespace {
+
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__) || defined(_M_X64)
+  _mm_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
+
+// Spins while pred() is false for up to `micros`; returns pred()'s last value.
+template <typename Pred>
+bool SpinUntil(Pred&& pred, int micros) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(micros);
+  for (int i = 0;; ++i) {
+    if (pred()) return true;
+    CpuRelax();
+    if ((i & 63) == 63 && std::chrono::steady_clock::now() > deadline) return pred();
+  }
+}
+
+}  // namespace
 
 ThreadPool::ThreadPool(int n_threads, InterruptHook* hook) : poller_(hook) {
   ACCTSNE_CHECK(n_threads >= 1, "n_threads must be >= 1, got ", n_threads);
@@ -16,7 +41,7 @@ ThreadPool::ThreadPool(int n_threads, InterruptHook* hook) : poller_(hook) {
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    shutdown_ = true;
+    shutdown_.store(true);
   }
   work_cv_.notify_all();
   for (auto& w : workers_) w.join();
@@ -44,17 +69,32 @@ void ThreadPool::drain_blocks(bool is_caller) {
 void ThreadPool::worker_main() {
   uint64_t seen = 0;
   for (;;) {
+    auto has_work = [&] { return shutdown_.load() || generation_.load() != seen; };
+    if (!SpinUntil(has_work, kSpinMicros)) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      ++sleepers_;
+      work_cv_.wait(lock, has_work);
+      --sleepers_;
+    }
+    if (shutdown_.load()) return;
+    seen = generation_.load();
+    drain_blocks(/*is_caller=*/false);
+    if (busy_workers_.fetch_sub(1) == 1) {
+      std::lock_guard<std::mutex> lock(mutex_);  // pairs with the caller's wait
+      done_cv_.notify_one();
+    }
+  }
+}
+
+void ThreadPool::wait_for_workers() {
+  auto done = [&] { return busy_workers_.load() == 0; };
+  while (!SpinUntil(done, kSpinMicros)) {
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      work_cv_.wait(lock, [&] { return shutdown_ || generation_ != seen; });
-      if (shutdown_) return;
-      seen = generation_;
+      done_cv_.wait_for(lock, InterruptPoller::kPollInterval, done);
     }
-    drain_blocks(/*is_caller=*/false);
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (--busy_workers_ == 0) done_cv_.notify_one();
-    }
+    // Keep Ctrl-C responsive while the workers finish long blocks.
+    if (!done() && !stop_.load() && poller_.poll_if_due()) stop_.store(true);
   }
 }
 
@@ -67,26 +107,13 @@ void ThreadPool::run(int64_t n_blocks, const BlockFn& fn) {
   error_ = nullptr;
   const bool use_workers = !workers_.empty() && n_blocks > 1;
   if (use_workers) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      busy_workers_ = static_cast<int>(workers_.size());
-      ++generation_;
-    }
-    work_cv_.notify_all();
+    busy_workers_.store(static_cast<int>(workers_.size()));
+    std::lock_guard<std::mutex> lock(mutex_);
+    generation_.fetch_add(1);
+    if (sleepers_ > 0) work_cv_.notify_all();
   }
   drain_blocks(/*is_caller=*/true);
-  if (use_workers) {
-    std::unique_lock<std::mutex> lock(mutex_);
-    while (busy_workers_ > 0) {
-      done_cv_.wait_for(lock, InterruptPoller::kPollInterval);
-      if (busy_workers_ > 0 && !stop_.load()) {
-        // Keep Ctrl-C responsive while the workers finish long blocks.
-        lock.unlock();
-        if (poller_.poll_if_due()) stop_.store(true);
-        lock.lock();
-      }
-    }
-  }
+  if (use_workers) wait_for_workers();
   job_ = nullptr;
   if (error_) {
     std::exception_ptr e = error_;

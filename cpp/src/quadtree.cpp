@@ -11,9 +11,9 @@ namespace acctsne {
 namespace {
 
 constexpr int64_t kBlock = 8192;      // points per parallel block
-constexpr int kRadixBits = 11;        // digit width of the radix sort
+constexpr int kRadixBits = 8;         // digit width: 256 write streams stay in L1
 constexpr int kRadixBins = 1 << kRadixBits;
-constexpr int kSortedTopLevels = 11;  // levels ordered by the radix passes
+constexpr int kSortedTopLevels = 12;  // levels ordered by the radix passes
 
 int BitsPerAxis(int dims) { return dims == 3 ? 21 : 32; }
 

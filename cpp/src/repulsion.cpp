@@ -78,14 +78,25 @@ std::vector<Group> CollectGroups(const QuadTree& tree) {
 
 // Interaction list in structure-of-arrays form, grown on demand.
 struct ListBuffer {
-  std::vector<float> pos[3], count, excludable;
+  std::vector<float> pos[3], count;
   int size = 0;
-  void reserve_more(int extra) {
-    if (size + extra <= static_cast<int>(count.size())) return;
-    const size_t cap = std::max<size_t>(2 * count.size(), static_cast<size_t>(size + extra) + 256);
-    for (auto& p : pos) p.resize(cap);
-    count.resize(cap);
-    excludable.resize(cap);
+  void clear() { size = 0; }
+  void add(const float* p, int dims, float cnt) {
+    if (size == static_cast<int>(count.size())) {
+      const size_t cap = std::max<size_t>(2 * count.size(), 1024);
+      for (auto& q : pos) q.resize(cap);
+      count.resize(cap);
+    }
+    for (int a = 0; a < dims; ++a) pos[a][size] = p[a];
+    count[size] = cnt;
+    ++size;
+  }
+  void append(const ListBuffer& other, int dims) {
+    for (int e = 0; e < other.size; ++e) {
+      float p[3];
+      for (int a = 0; a < dims; ++a) p[a] = other.pos[a][e];
+      add(p, dims, other.count[e]);
+    }
   }
 };
 
@@ -101,8 +112,7 @@ double WalkGroups(const QuadTree& tree, float angle, kernels::InteractFn interac
   const int64_t n_groups = static_cast<int64_t>(groups.size());
 
   return ParallelSum(pool, n_groups, kGroupsPerBlock, [&](int64_t g_begin, int64_t g_end) {
-    ListBuffer list;
-    list.reserve_more(1024);
+    ListBuffer list, checked;  // entries that need no duplicate test, and those that do
     int32_t stack[kStackCapacity];
     alignas(64) float lane_pos[kDims][kGroupSize + kLanes];
     alignas(64) float lane_force[kDims][kGroupSize + kLanes];
@@ -119,7 +129,8 @@ double WalkGroups(const QuadTree& tree, float angle, kernels::InteractFn interac
           hi[a] = std::max(hi[a], v);
         }
 
-      list.size = 0;
+      list.clear();
+      checked.clear();
       int top = 0;
       stack[top++] = 0;
       while (top > 0) {
@@ -130,29 +141,22 @@ double WalkGroups(const QuadTree& tree, float angle, kernels::InteractFn interac
           dmin2 += gap * gap;
         }
         if (node.count > 1 && node.sq_width < theta2 * dmin2) {
-          // Far from the whole group: one summary point.
-          list.reserve_more(1);
-          for (int a = 0; a < kDims; ++a) list.pos[a][list.size] = node.com[a];
-          list.count[list.size] = static_cast<float>(node.count);
-          list.excludable[list.size] = 0.0f;
-          ++list.size;
+          list.add(node.com, kDims, static_cast<float>(node.count));  // far from the group
         } else if (node.first_child >= 0) {
           for (int32_t c = node.first_child + node.n_children - 1; c >= node.first_child; --c)
             stack[top++] = c;
         } else if (node.sq_width == deepest_sq_width && node.count > QuadTree::kLeafCapacity) {
-          // Deepest cell holding many near-duplicates: one excludable summary (sklearn).
-          list.reserve_more(1);
-          for (int a = 0; a < kDims; ++a) list.pos[a][list.size] = node.com[a];
-          list.count[list.size] = static_cast<float>(node.count);
-          list.excludable[list.size] = 1.0f;
-          ++list.size;
+          // Deepest cell holding many near-duplicates: one summary, skipped by its own.
+          checked.add(node.com, kDims, static_cast<float>(node.count));
         } else {
-          list.reserve_more(node.count);
           for (int32_t t = node.begin; t < node.begin + node.count; ++t) {
-            for (int a = 0; a < kDims; ++a) list.pos[a][list.size] = pos[int64_t{t} * kDims + a];
-            list.count[list.size] = 1.0f;
-            list.excludable[list.size] = 1.0f;
-            ++list.size;
+            const float* pt = pos + int64_t{t} * kDims;
+            // Only a point within kDuplicateEpsilon of the group's box can be a duplicate
+            // of (or be) one of its points.
+            bool outside = false;
+            for (int a = 0; a < kDims; ++a)
+              outside |= pt[a] < lo[a] - kDuplicateEpsilon || pt[a] > hi[a] + kDuplicateEpsilon;
+            (outside ? list : checked).add(pt, kDims, 1.0f);
           }
         }
       }
@@ -166,10 +170,12 @@ double WalkGroups(const QuadTree& tree, float angle, kernels::InteractFn interac
                                       lane_pos[kDims > 2 ? 2 : 0]};
       float* lane_force_ptr[3] = {lane_force[0], lane_force[kDims > 1 ? 1 : 0],
                                   lane_force[kDims > 2 ? 2 : 0]};
+      const int n_plain = list.size;
+      list.append(checked, kDims);
       kernels::InteractionList view;
       for (int a = 0; a < 3; ++a) view.pos[a] = list.pos[a < kDims ? a : 0].data();
       view.count = list.count.data();
-      view.excludable = list.excludable.data();
+      view.n_plain = n_plain;
       view.size = list.size;
       interact(lane_pos_ptr, padded, view, lane_force_ptr, lane_z);
 

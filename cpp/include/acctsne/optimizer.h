@@ -43,6 +43,10 @@ class GradientEngine {
 };
 
 // Barnes-Hut: tree rebuilt every call; P (CSR) is multiplied by `exaggeration`.
+// On its first call the engine renumbers the points into the Morton order of the
+// embedding at that moment and relabels P accordingly, so that the neighbours of a row
+// (close in the embedding) are close in memory; the attraction then gathers from cache.
+// The renumbering is internal: Y and the gradient stay in the caller's order.
 class BarnesHutEngine : public GradientEngine {
  public:
   BarnesHutEngine(const CsrView& P, float exaggeration, int dims, float angle, int dof,
@@ -60,6 +64,13 @@ class BarnesHutEngine : public GradientEngine {
   ThreadPool& pool_;
   QuadTree tree_;
   std::vector<float> neg_, pos_;
+  // Points renumbered into Morton order: perm_[s] is the original index of point s.
+  void Renumber();
+  std::vector<int32_t> perm_;
+  std::vector<int64_t> perm_indptr_;
+  std::vector<int32_t> perm_indices_;
+  std::vector<float> perm_data_, y_perm_;
+  CsrView P_perm_;
 };
 
 // Exact O(N^2) gradient over a dense P (n x n) multiplied by `exaggeration`.

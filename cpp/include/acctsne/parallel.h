@@ -8,6 +8,10 @@
 // Exceptions thrown by a block are captured (first one wins), remaining blocks are
 // skipped, and the exception is rethrown on the calling thread after all workers are
 // idle. The calling thread works too, and polls the interrupt hook between its blocks.
+//
+// A t-SNE iteration issues dozens of short runs back to back, so waking a sleeping thread
+// (a futex syscall, slow on virtual machines) would dominate small phases: workers and the
+// caller spin for about kSpinMicros before they block on a condition variable.
 #pragma once
 
 #include <atomic>
@@ -42,8 +46,11 @@ class ThreadPool {
   void check_interrupt();
 
  private:
+  static constexpr int kSpinMicros = 200;
+
   void worker_main();
   void drain_blocks(bool is_caller);
+  void wait_for_workers();
 
   std::vector<std::thread> workers_;
   InterruptPoller poller_;
@@ -51,9 +58,10 @@ class ThreadPool {
   std::mutex mutex_;
   std::condition_variable work_cv_;
   std::condition_variable done_cv_;
-  uint64_t generation_ = 0;
-  bool shutdown_ = false;
-  int busy_workers_ = 0;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<bool> shutdown_{false};
+  std::atomic<int> busy_workers_{0};
+  int sleepers_ = 0;  // workers blocked on work_cv_ (guarded by mutex_)
 
   const BlockFn* job_ = nullptr;
   int64_t job_blocks_ = 0;

@@ -37,19 +37,20 @@ DotTileFn GetDotTile(SimdLevel level);
 // group (kGroupLanes-padded), so every point sums its own interactions in list order.
 inline constexpr int kGroupLanes = 16;
 
-// One interaction-list entry set, structure of arrays: positions (dims arrays),
-// multiplicity (cell point count) and whether a point within kDuplicateEpsilon of it in
-// every coordinate must skip it (leaf points: no self-repulsion).
+// One interaction list, structure of arrays: positions (dims arrays) and multiplicity
+// (cell point count). Entries [0, n_plain) always interact; entries [n_plain, size) are
+// skipped by a point within kDuplicateEpsilon of them in every coordinate (its own leaf
+// points and duplicates: no self-repulsion). Splitting keeps the test out of the bulk.
 struct InteractionList {
   const float* pos[3];
   const float* count;
-  const float* excludable;
+  int n_plain;
   int size;
 };
 
 // For points p (pos[a][l], l < n_points, n_points a multiple of kGroupLanes):
 //   w = (dof / (dof + |p - e|^2))^((dof + 1) / 2),  z[l] += c w,  force[a][l] += c w^2 (p - e)
-// with c = count(e), or 0 when e is excludable and p duplicates it. dof is 1 or 2.
+// with c = count(e), or 0 for a skipped entry. dof is 1 or 2.
 using InteractFn = void (*)(const float* const* pos, int n_points, const InteractionList& list,
                             float* const* force, float* z);
 

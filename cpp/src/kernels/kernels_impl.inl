@@ -113,12 +113,41 @@ inline void DotTileImpl(const float* __restrict queries, int64_t ld, int nq,
   }
 }
 
+template <int kDims, int kDof, int W, bool kCheckDuplicates>
+__attribute__((always_inline)) inline void InteractRange(
+    const typename Lanes<W>::F* p, const InteractionList& list, int e_begin, int e_end,
+    typename Lanes<W>::F* f, typename Lanes<W>::F& zs) {
+  using V = typename Lanes<W>::F;
+  using VI = typename Lanes<W>::I;
+  const float kEps = 1e-6f;  // sklearn's duplicate tolerance
+  for (int e = e_begin; e < e_end; ++e) {
+    V diff[kDims];
+    V d2 = V{};
+    VI near = VI{} - 1;  // all lanes true
+    for (int a = 0; a < kDims; ++a) {
+      diff[a] = p[a] - list.pos[a][e];
+      d2 += diff[a] * diff[a];
+      if constexpr (kCheckDuplicates) near &= (diff[a] <= kEps) & (diff[a] >= -kEps);
+    }
+    V w;
+    if constexpr (kDof == 1) {
+      w = 1.0f / (1.0f + d2);
+    } else {
+      const V x = 2.0f / (2.0f + d2);
+      w = x * SqrtLanes<W>(x);
+    }
+    V cw = list.count[e] * w;
+    if constexpr (kCheckDuplicates) cw = reinterpret_cast<V>(reinterpret_cast<VI>(cw) & ~near);
+    zs += cw;
+    const V m = cw * w;
+    for (int a = 0; a < kDims; ++a) f[a] += m * diff[a];
+  }
+}
+
 template <int kDims, int kDof, int W>
 inline void InteractImpl(const float* const* pos, int n_points, const InteractionList& list,
                          float* const* force, float* z) {
   using V = typename Lanes<W>::F;
-  using VI = typename Lanes<W>::I;
-  const float kEps = 1e-6f;  // sklearn's duplicate tolerance
   for (int l0 = 0; l0 < n_points; l0 += W) {
     V p[kDims], f[kDims];
     for (int a = 0; a < kDims; ++a) {
@@ -126,34 +155,12 @@ inline void InteractImpl(const float* const* pos, int n_points, const Interactio
       f[a] = V{};
     }
     V zs = V{};
-    for (int e = 0; e < list.size; ++e) {
-      V diff[kDims];
-      V d2 = V{};
-      VI near = VI{} - 1;  // all lanes true
-      for (int a = 0; a < kDims; ++a) {
-        diff[a] = p[a] - list.pos[a][e];
-        d2 += diff[a] * diff[a];
-        near &= (diff[a] <= kEps) & (diff[a] >= -kEps);
-      }
-      V w;
-      if constexpr (kDof == 1) {
-        w = 1.0f / (1.0f + d2);
-      } else {
-        const V x = 2.0f / (2.0f + d2);
-        w = x * SqrtLanes<W>(x);
-      }
-      // An excludable entry (a leaf point) within kEps in every coordinate counts 0.
-      const VI drop = list.excludable[e] != 0.0f ? near : VI{};
-      const V cw = reinterpret_cast<V>(reinterpret_cast<VI>(list.count[e] * w) & ~drop);
-      zs += cw;
-      const V m = cw * w;
-      for (int a = 0; a < kDims; ++a) f[a] += m * diff[a];
-    }
+    InteractRange<kDims, kDof, W, false>(p, list, 0, list.n_plain, f, zs);
+    InteractRange<kDims, kDof, W, true>(p, list, list.n_plain, list.size, f, zs);
     StoreLanes(z + l0, zs);
     for (int a = 0; a < kDims; ++a) StoreLanes(force[a] + l0, f[a]);
   }
 }
-
 // Gathers coordinate `a` of the W neighbours idx[0..W) from Y (n x kDims).
 template <int W, int kDims, typename V>
 __attribute__((always_inline)) inline V GatherCoord(const float* Y, const int32_t* idx, int a) {
@@ -183,6 +190,24 @@ __attribute__((always_inline)) inline V GatherCoord(const float* Y, const int32_
   return out;
 }
 
+// Gathers both coordinates of 16 two-dimensional neighbours with 64-bit gathers (one
+// element per neighbour instead of two), then splits x and y.
+#if defined(__AVX512F__)
+__attribute__((always_inline)) inline void GatherPairs16(const float* Y, const int32_t* idx,
+                                                         __m512* x, __m512* y) {
+  const __m512i vi = _mm512_loadu_si512(idx);
+  const __m256i lo = _mm512_castsi512_si256(vi);
+  const __m256i hi = _mm512_extracti64x4_epi64(vi, 1);
+  const __m512d a = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), 0xFF, lo, Y, 8);
+  const __m512d b = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), 0xFF, hi, Y, 8);
+  const __m512 af = _mm512_castpd_ps(a), bf = _mm512_castpd_ps(b);
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  *x = _mm512_permutex2var_ps(af, even, bf);
+  *y = _mm512_permutex2var_ps(af, odd, bf);
+}
+#endif
+
 template <int kDims, int kDof, int W>
 inline void AttractImpl(const int64_t* indptr, const int32_t* indices, const float* data,
                         const float* Y, int64_t row_begin, int64_t row_end, float* out) {
@@ -211,9 +236,23 @@ inline void AttractImpl(const int64_t* indptr, const int32_t* indices, const flo
       const V p = LoadLanes<V>(pe);
       V diff[kDims];
       V d2 = V{};
-      for (int a = 0; a < kDims; ++a) {
-        diff[a] = yi[a] - GatherCoord<W, kDims, V>(Y, idx, a);
-        d2 += diff[a] * diff[a];
+#if defined(__AVX512F__)
+      if constexpr (kDims == 2 && W == 16) {
+        __m512 gx, gy;
+        GatherPairs16(Y, idx, &gx, &gy);
+        V vx, vy;
+        __builtin_memcpy(&vx, &gx, sizeof(vx));
+        __builtin_memcpy(&vy, &gy, sizeof(vy));
+        diff[0] = yi[0] - vx;
+        diff[1] = yi[kDims - 1] - vy;
+        d2 = diff[0] * diff[0] + diff[kDims - 1] * diff[kDims - 1];
+      } else
+#endif
+      {
+        for (int a = 0; a < kDims; ++a) {
+          diff[a] = yi[a] - GatherCoord<W, kDims, V>(Y, idx, a);
+          d2 += diff[a] * diff[a];
+        }
       }
       V w;
       if constexpr (kDof == 1) {
@@ -276,7 +315,7 @@ inline void InteractImpl(const float* const* pos, int n_points, const Interactio
         const float x = 2.0f / (2.0f + d2);
         w = x * std::sqrt(x);
       }
-      const float cw = (list.excludable[e] != 0.0f && near) ? 0.0f : list.count[e] * w;
+      const float cw = (e >= list.n_plain && near) ? 0.0f : list.count[e] * w;
       zs += cw;
       for (int a = 0; a < kDims; ++a) f[a] += cw * w * diff[a];
     }
@@ -284,6 +323,24 @@ inline void InteractImpl(const float* const* pos, int n_points, const Interactio
     for (int a = 0; a < kDims; ++a) force[a][l] = f[a];
   }
 }
+// Gathers both coordinates of 16 two-dimensional neighbours with 64-bit gathers (one
+// element per neighbour instead of two), then splits x and y.
+#if defined(__AVX512F__)
+__attribute__((always_inline)) inline void GatherPairs16(const float* Y, const int32_t* idx,
+                                                         __m512* x, __m512* y) {
+  const __m512i vi = _mm512_loadu_si512(idx);
+  const __m256i lo = _mm512_castsi512_si256(vi);
+  const __m256i hi = _mm512_extracti64x4_epi64(vi, 1);
+  const __m512d a = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), 0xFF, lo, Y, 8);
+  const __m512d b = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), 0xFF, hi, Y, 8);
+  const __m512 af = _mm512_castpd_ps(a), bf = _mm512_castpd_ps(b);
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  *x = _mm512_permutex2var_ps(af, even, bf);
+  *y = _mm512_permutex2var_ps(af, odd, bf);
+}
+#endif
+
 template <int kDims, int kDof, int W>
 inline void AttractImpl(const int64_t* indptr, const int32_t* indices, const float* data,
                         const float* Y, int64_t row_begin, int64_t row_end, float* out) {
