@@ -69,6 +69,7 @@ void BarnesHutEngine::Renumber() {
   P_perm_.indices = perm_indices_.data();
   P_perm_.data = perm_data_.data();
   y_perm_.resize(static_cast<size_t>(n * dims_));
+  p_sums_ = ComputePSums(P_perm_, pool_);
 }
 
 double BarnesHutEngine::Compute(const float* Y, bool compute_error, float* grad) {
@@ -89,7 +90,7 @@ double BarnesHutEngine::Compute(const float* Y, bool compute_error, float* grad)
       for (int a = 0; a < dims; ++a) y_perm_[s * dims + a] = Y[int64_t{perm_[s]} * dims + a];
   });
   const double kl = AttractiveForces(P_perm_, y_perm_.data(), dims, dof_, z, compute_error,
-                                     level_, pool_, pos_.data());
+                                     p_sums_, level_, pool_, pos_.data());
   const float c = static_cast<float>(2.0 * (dof_ + 1.0) / dof_);
   ParallelForRange(pool_, n, kUpdateBlock, [&](int64_t begin, int64_t end) {
     for (int64_t s = begin; s < end; ++s) {

@@ -1,7 +1,8 @@
 // Attractive forces over the sparse P (van der Maaten 2014, eq. 12), and the KL term.
 //
 //   A_i = sum_j p_ij w_ij (y_i - y_j),  w_ij = (dof / (dof + |y_i - y_j|^2))^((dof+1)/2)
-//   KL  = sum_ij p_ij log(max(p_ij, tiny) / max(w_ij / Z, tiny))   (only when asked)
+//   KL  = sum_ij p_ij log(p_ij / (w_ij / Z))                        (only when asked)
+//       = sum p log p + ((dof+1)/2) sum p log(1 + d^2/dof) + log Z sum p
 //
 // Rows are independent; fixed blocks of rows; KL partials reduced in block order.
 // dof must be 1 or 2.
@@ -15,9 +16,17 @@
 
 namespace acctsne {
 
-// Writes A (n x dims) and returns KL (0 when compute_error is false). sum_q is Z.
+// Constants of the KL divergence for a fixed P (computed once per phase).
+struct PSums {
+  double p_log_p = 0.0;  // sum of p log p over the non-zero p
+  double p_sum = 0.0;    // sum of p
+};
+PSums ComputePSums(const CsrView& P, ThreadPool& pool);
+
+// Writes A (n x dims) and returns KL (0 when compute_error is false). sum_q is Z;
+// `sums` must be ComputePSums(P).
 double AttractiveForces(const CsrView& P, const float* Y, int dims, int dof, double sum_q,
-                        bool compute_error, SimdLevel level, ThreadPool& pool,
-                        float* pos_forces);
+                        bool compute_error, const PSums& sums, SimdLevel level,
+                        ThreadPool& pool, float* pos_forces);
 
 }  // namespace acctsne

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "acctsne/attraction.h"
 #include "acctsne/common.h"
 #include "acctsne/parallel.h"
 #include "acctsne/quadtree.h"
@@ -71,6 +72,7 @@ class BarnesHutEngine : public GradientEngine {
   std::vector<int32_t> perm_indices_;
   std::vector<float> perm_data_, y_perm_;
   CsrView P_perm_;
+  PSums p_sums_;
 };
 
 // Exact O(N^2) gradient over a dense P (n x n) multiplied by `exaggeration`.

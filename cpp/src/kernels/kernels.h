@@ -73,4 +73,14 @@ AttractFn AttractAvx2(int dims, int dof);
 AttractFn AttractAvx512(int dims, int dof);
 AttractFn GetAttract(SimdLevel level, int dims, int dof);
 
+// sum over the entries of rows [row_begin, row_end) of p_e log(1 + |y_i - y_j|^2 / dof),
+// the only per-entry part of the KL divergence (acctsne/attraction.h). Vectorised log
+// (relative error ~1e-7); the row partial sums are added in double.
+using LogSumFn = double (*)(const int64_t* indptr, const int32_t* indices, const float* data,
+                            const float* Y, int64_t row_begin, int64_t row_end, float dof);
+LogSumFn LogSumScalar(int dims);
+LogSumFn LogSumAvx2(int dims);
+LogSumFn LogSumAvx512(int dims);
+LogSumFn GetLogSum(SimdLevel level, int dims);
+
 }  // namespace acctsne::kernels

@@ -195,9 +195,8 @@ __attribute__((always_inline)) inline V GatherCoord(const float* Y, const int32_
 #if defined(__AVX512F__)
 __attribute__((always_inline)) inline void GatherPairs16(const float* Y, const int32_t* idx,
                                                          __m512* x, __m512* y) {
-  const __m512i vi = _mm512_loadu_si512(idx);
-  const __m256i lo = _mm512_castsi512_si256(vi);
-  const __m256i hi = _mm512_extracti64x4_epi64(vi, 1);
+  const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx));
+  const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx + 8));
   const __m512d a = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), 0xFF, lo, Y, 8);
   const __m512d b = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), 0xFF, hi, Y, 8);
   const __m512 af = _mm512_castpd_ps(a), bf = _mm512_castpd_ps(b);
@@ -273,6 +272,64 @@ inline void AttractImpl(const int64_t* indptr, const int32_t* indices, const flo
     for (int a = 0; a < kDims; ++a) out[i * kDims + a] = force[a];
   }
 }
+// Natural log of x > 0 (finite), lane-wise: x = m 2^e with m in [sqrt(1/2), sqrt(2)),
+// log m = 2 atanh(s) = 2 (s + s^3/3 + s^5/5 + s^7/7 + s^9/9), s = (m - 1) / (m + 1),
+// |s| <= 0.172, so the first omitted term is below 1e-8 relative.
+template <int W>
+__attribute__((always_inline)) inline typename Lanes<W>::F LogLanes(typename Lanes<W>::F x) {
+  using V = typename Lanes<W>::F;
+  using VI = typename Lanes<W>::I;
+  VI bits = reinterpret_cast<VI>(x);
+  VI e = ((bits >> 23) & 0xff) - 127;
+  V m = reinterpret_cast<V>((bits & 0x007fffff) | 0x3f800000);  // [1, 2)
+  const VI big = m > 1.41421356f;
+  m = big ? m * 0.5f : m;
+  e = e + (big & 1);
+  const V s = (m - 1.0f) / (m + 1.0f);
+  const V s2 = s * s;
+  const V series = s * (2.0f + s2 * (2.0f / 3.0f + s2 * (2.0f / 5.0f + s2 * (2.0f / 7.0f + s2 * (2.0f / 9.0f)))));
+  V ef;
+  for (int l = 0; l < W; ++l) ef[l] = static_cast<float>(e[l]);
+  return series + ef * 0.693147180559945f;
+}
+
+template <int kDims, int W>
+inline double LogSumImpl(const int64_t* indptr, const int32_t* indices, const float* data,
+                         const float* Y, int64_t row_begin, int64_t row_end, float dof) {
+  using V = typename Lanes<W>::F;
+  double total = 0.0;
+  alignas(64) int32_t tail_idx[W];
+  alignas(64) float tail_p[W];
+  for (int64_t i = row_begin; i < row_end; ++i) {
+    float yi[kDims];
+    for (int a = 0; a < kDims; ++a) yi[a] = Y[i * kDims + a];
+    V acc = V{};
+    for (int64_t e = indptr[i]; e < indptr[i + 1]; e += W) {
+      const int32_t* idx = indices + e;
+      const float* pe = data + e;
+      const int64_t left = indptr[i + 1] - e;
+      if (left < W) {  // pad with (i, p = 0): log(1 + 0) * 0 = 0
+        for (int l = 0; l < W; ++l) {
+          tail_idx[l] = l < left ? idx[l] : static_cast<int32_t>(i);
+          tail_p[l] = l < left ? pe[l] : 0.0f;
+        }
+        idx = tail_idx;
+        pe = tail_p;
+      }
+      V d2 = V{};
+      for (int a = 0; a < kDims; ++a) {
+        const V diff = yi[a] - GatherCoord<W, kDims, V>(Y, idx, a);
+        d2 += diff * diff;
+      }
+      acc += LoadLanes<V>(pe) * LogLanes<W>(1.0f + d2 / dof);
+    }
+    double row = 0.0;
+    for (int l = 0; l < W; ++l) row += acc[l];
+    total += row;
+  }
+  return total;
+}
+
 #else
 // Plain loops for compilers without vector extensions.
 template <int W>
@@ -328,9 +385,8 @@ inline void InteractImpl(const float* const* pos, int n_points, const Interactio
 #if defined(__AVX512F__)
 __attribute__((always_inline)) inline void GatherPairs16(const float* Y, const int32_t* idx,
                                                          __m512* x, __m512* y) {
-  const __m512i vi = _mm512_loadu_si512(idx);
-  const __m256i lo = _mm512_castsi512_si256(vi);
-  const __m256i hi = _mm512_extracti64x4_epi64(vi, 1);
+  const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx));
+  const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx + 8));
   const __m512d a = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), 0xFF, lo, Y, 8);
   const __m512d b = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), 0xFF, hi, Y, 8);
   const __m512 af = _mm512_castpd_ps(a), bf = _mm512_castpd_ps(b);
@@ -366,11 +422,38 @@ inline void AttractImpl(const int64_t* indptr, const int32_t* indices, const flo
     for (int a = 0; a < kDims; ++a) out[i * kDims + a] = force[a];
   }
 }
+template <int kDims, int W>
+inline double LogSumImpl(const int64_t* indptr, const int32_t* indices, const float* data,
+                         const float* Y, int64_t row_begin, int64_t row_end, float dof) {
+  double total = 0.0;
+  for (int64_t i = row_begin; i < row_end; ++i)
+    for (int64_t e = indptr[i]; e < indptr[i + 1]; ++e) {
+      float d2 = 0.0f;
+      for (int a = 0; a < kDims; ++a) {
+        const float diff = Y[i * kDims + a] - Y[int64_t{indices[e]} * kDims + a];
+        d2 += diff * diff;
+      }
+      total += data[e] * std::log(1.0f + d2 / dof);
+    }
+  return total;
+}
 #endif
 
 template <int kDims, int W>
 inline InteractFn InteractForDof(int dof) {
   return dof == 1 ? &InteractImpl<kDims, 1, W> : &InteractImpl<kDims, 2, W>;
+}
+
+template <int W>
+inline LogSumFn LogSumFor(int dims) {
+  switch (dims) {
+    case 1:
+      return &LogSumImpl<1, W>;
+    case 2:
+      return &LogSumImpl<2, W>;
+    default:
+      return &LogSumImpl<3, W>;
+  }
 }
 
 template <int W>

@@ -7,6 +7,7 @@ namespace acctsne::kernels {
 
 InteractFn InteractScalar(int dims, int dof) { return InteractFor<4>(dims, dof); }
 AttractFn AttractScalar(int dims, int dof) { return AttractFor<4>(dims, dof); }
+LogSumFn LogSumScalar(int dims) { return LogSumFor<4>(dims); }
 
 void DotTileScalar(ACCTSNE_DOT_TILE_ARGS) {
   DotTileImpl<4>(queries, ld_queries, nq, tile, n_features, q_norms, tile_norms, thresholds,
@@ -63,6 +64,24 @@ AttractFn GetAttract(SimdLevel level, int dims, int dof) {
 #endif
     case SimdLevel::kScalar:
       return AttractScalar(dims, dof);
+    default:
+      throw InvalidArgument(StrCat("SIMD level '", SimdLevelName(level), "' not compiled in"));
+  }
+}
+
+LogSumFn GetLogSum(SimdLevel level, int dims) {
+  ACCTSNE_CHECK(dims >= 1 && dims <= 3, "KL kernel: dims must be 1..3, got ", dims);
+  switch (level) {
+#ifdef ACCTSNE_HAVE_AVX512
+    case SimdLevel::kAvx512:
+      return LogSumAvx512(dims);
+#endif
+#ifdef ACCTSNE_HAVE_AVX2
+    case SimdLevel::kAvx2:
+      return LogSumAvx2(dims);
+#endif
+    case SimdLevel::kScalar:
+      return LogSumScalar(dims);
     default:
       throw InvalidArgument(StrCat("SIMD level '", SimdLevelName(level), "' not compiled in"));
   }
