@@ -39,8 +39,10 @@ def markdown(results):
         lines.append(
             f"| {r['dataset']} | {r['n']} | {r['d']} | {r['library']} | {r['wall_s']:.2f} | "
             f"{rel:.1f}x | {r['kl_exact']:.4f} | {r['nn10_preservation']:.3f} | "
-            f"{'' if acc is None else f'{acc:.3f}'} | {r['peak_rss_mb']:.0f} |"
+            f"{'' if acc is None else f'{acc:.3f}'} | {_mb(r['peak_rss_mb'])} |"
         )
+    if results.get("notes"):
+        lines += ["", *results["notes"]]
     if results.get("deviations"):
         lines += ["", "Deviations from the common settings:"]
         lines += [f"* {k}: {v}" for k, v in results["deviations"].items()]
@@ -79,6 +81,9 @@ def plots(results, out):
         ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=lib)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    from matplotlib.ticker import NullFormatter
+
+    ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels collide on short ranges
     ax.set_xlabel("number of points")
     ax.set_ylabel("wall time of the fit (s)")
     ax.set_title(f"t-SNE fit time, {results['machine']['n_jobs']} threads")
@@ -90,7 +95,7 @@ def plots(results, out):
 
     phases = [r for r in rows if r["library"] == "acctsne" and r["phases_s"]]
     if phases:
-        keys = sorted({k for r in phases for k in r["phases_s"]})
+        keys = sorted({k for r in phases for k, v in r["phases_s"].items() if v > 0.005})
         fig, ax = plt.subplots(figsize=(7, 4.5))
         bottom = [0.0] * len(phases)
         labels = [r["dataset"] for r in phases]
@@ -108,5 +113,9 @@ def plots(results, out):
 
 
 if __name__ == "__main__":
-    res = json.loads(Path(sys.argv[1]).read_text())
+    # python bench/report.py results/NAME.json : rewrites NAME.md and the plots.
+    path = Path(sys.argv[1])
+    res = json.loads(path.read_text())
+    path.with_suffix(".md").write_text(markdown(res))
+    plots(res, path.with_suffix(""))
     print(markdown(res))

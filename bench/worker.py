@@ -33,7 +33,7 @@ def main():
     args = parser.parse_args()
 
     X, _ = datasets.load(args.dataset)
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    rss_before = peak_rss_mb()
     run = libraries.LIBRARIES[args.lib][1]
     wall0, cpu0 = time.perf_counter(), time.process_time()
     Y, phases = run(X, args.n_jobs, args.seed)
@@ -43,7 +43,7 @@ def main():
     record = {
         "wall_s": wall,
         "cpu_s": cpu,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "peak_rss_mb": peak_rss_mb(),
         "rss_before_fit_mb": rss_before,
         "phases_s": phases,
         "finite": bool(np.all(np.isfinite(Y))),

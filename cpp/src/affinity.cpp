@@ -102,19 +102,23 @@ SparseP SymmetrizeKnn(const int32_t* neighbors, const double* cond_p, int64_t n,
       }
   });
 
-  // Per row: merge the sorted forward row with the (sorted) transposed row, summing
-  // equal columns. Rows are independent; each is written by one block. Two passes:
-  // count, then fill at prefix-summed offsets.
+  // Sort every forward row (by column) and every transposed row (by row of origin) once.
+  std::vector<std::pair<int32_t, double>> fwd(static_cast<size_t>(n * k));
+  ParallelForRange(pool, n, kBlock, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      for (int64_t m = 0; m < k; ++m) fwd[i * k + m] = {neighbors[i * k + m], cond_p[i * k + m]};
+      std::sort(fwd.begin() + i * k, fwd.begin() + (i + 1) * k);
+      std::sort(t_entries.begin() + t_ptr[i], t_entries.begin() + t_ptr[i + 1]);
+    }
+  });
+
+  // Per row: merge the two sorted lists, summing equal columns. Rows are independent;
+  // two passes: count, then fill at prefix-summed offsets.
   std::vector<int64_t> row_nnz(static_cast<size_t>(n), 0);
   auto merge_row = [&](int64_t i, std::vector<std::pair<int32_t, double>>& merged) {
-    std::vector<std::pair<int32_t, double>> fwd(static_cast<size_t>(k));
-    for (int64_t m = 0; m < k; ++m) fwd[m] = {neighbors[i * k + m], cond_p[i * k + m]};
-    std::sort(fwd.begin(), fwd.end());
-    auto t_begin = t_entries.begin() + t_ptr[i];
-    auto t_end = t_entries.begin() + t_ptr[i + 1];
-    std::sort(t_begin, t_end);
     merged.clear();
-    std::merge(fwd.begin(), fwd.end(), t_begin, t_end, std::back_inserter(merged));
+    std::merge(fwd.begin() + i * k, fwd.begin() + (i + 1) * k, t_entries.begin() + t_ptr[i],
+               t_entries.begin() + t_ptr[i + 1], std::back_inserter(merged));
     size_t out = 0;
     for (size_t s = 0; s < merged.size(); ++s) {
       if (out > 0 && merged[out - 1].first == merged[s].first) {
@@ -141,7 +145,7 @@ SparseP SymmetrizeKnn(const int32_t* neighbors, const double* cond_p, int64_t n,
   ParallelForRange(pool, n, kBlock, [&](int64_t begin, int64_t end) {
     std::vector<std::pair<int32_t, double>> merged;
     for (int64_t i = begin; i < end; ++i) {
-      merge_row(i, merged);  // transposed rows are already sorted: cheap second pass
+      merge_row(i, merged);
       int64_t pos = P.indptr[i];
       for (const auto& [col, val] : merged) {
         P.indices[pos] = col;

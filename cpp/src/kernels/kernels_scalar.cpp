@@ -14,77 +14,56 @@ void DotTileScalar(ACCTSNE_DOT_TILE_ARGS) {
                  out, masks);
 }
 
-DotTileFn GetDotTile(SimdLevel level) {
-  switch (level) {
-#ifdef ACCTSNE_HAVE_AVX512
-    case SimdLevel::kAvx512:
-      return DotTileAvx512;
-#endif
+namespace {
+
 #ifdef ACCTSNE_HAVE_AVX2
-    case SimdLevel::kAvx2:
-      return DotTileAvx2;
+#define ACCTSNE_IF_AVX2(f) (&f)
+#else
+#define ACCTSNE_IF_AVX2(f) nullptr
 #endif
-    case SimdLevel::kScalar:
-      return DotTileScalar;
-    default:
-      throw InvalidArgument(StrCat("SIMD level '", SimdLevelName(level), "' not compiled in"));
-  }
+#ifdef ACCTSNE_HAVE_AVX512
+#define ACCTSNE_IF_AVX512(f) (&f)
+#else
+#define ACCTSNE_IF_AVX512(f) nullptr
+#endif
+
+// The variant of `level`, or InvalidArgument when it was not compiled in.
+template <typename T>
+T Pick(SimdLevel level, T scalar, T avx2, T avx512) {
+  T chosen = level == SimdLevel::kAvx512 ? avx512 : level == SimdLevel::kAvx2 ? avx2 : scalar;
+  if (chosen == nullptr)
+    throw InvalidArgument(StrCat("SIMD level '", SimdLevelName(level), "' not compiled in"));
+  return chosen;
+}
+
+void CheckShape(int dims, int dof) {
+  ACCTSNE_CHECK(dims >= 1 && dims <= 3, "kernel: dims must be 1..3, got ", dims);
+  ACCTSNE_CHECK(dof == 1 || dof == 2, "kernel: dof must be 1 or 2, got ", dof);
+}
+
+}  // namespace
+
+DotTileFn GetDotTile(SimdLevel level) {
+  return Pick<DotTileFn>(level, &DotTileScalar, ACCTSNE_IF_AVX2(DotTileAvx2),
+                         ACCTSNE_IF_AVX512(DotTileAvx512));
 }
 
 InteractFn GetInteract(SimdLevel level, int dims, int dof) {
-  ACCTSNE_CHECK(dims >= 1 && dims <= 3, "interaction kernel: dims must be 1..3, got ", dims);
-  ACCTSNE_CHECK(dof == 1 || dof == 2, "interaction kernel: dof must be 1 or 2, got ", dof);
-  switch (level) {
-#ifdef ACCTSNE_HAVE_AVX512
-    case SimdLevel::kAvx512:
-      return InteractAvx512(dims, dof);
-#endif
-#ifdef ACCTSNE_HAVE_AVX2
-    case SimdLevel::kAvx2:
-      return InteractAvx2(dims, dof);
-#endif
-    case SimdLevel::kScalar:
-      return InteractScalar(dims, dof);
-    default:
-      throw InvalidArgument(StrCat("SIMD level '", SimdLevelName(level), "' not compiled in"));
-  }
+  CheckShape(dims, dof);
+  return Pick<InteractFn (*)(int, int)>(level, &InteractScalar, ACCTSNE_IF_AVX2(InteractAvx2),
+                                        ACCTSNE_IF_AVX512(InteractAvx512))(dims, dof);
 }
 
 AttractFn GetAttract(SimdLevel level, int dims, int dof) {
-  ACCTSNE_CHECK(dims >= 1 && dims <= 3, "attraction kernel: dims must be 1..3, got ", dims);
-  ACCTSNE_CHECK(dof == 1 || dof == 2, "attraction kernel: dof must be 1 or 2, got ", dof);
-  switch (level) {
-#ifdef ACCTSNE_HAVE_AVX512
-    case SimdLevel::kAvx512:
-      return AttractAvx512(dims, dof);
-#endif
-#ifdef ACCTSNE_HAVE_AVX2
-    case SimdLevel::kAvx2:
-      return AttractAvx2(dims, dof);
-#endif
-    case SimdLevel::kScalar:
-      return AttractScalar(dims, dof);
-    default:
-      throw InvalidArgument(StrCat("SIMD level '", SimdLevelName(level), "' not compiled in"));
-  }
+  CheckShape(dims, dof);
+  return Pick<AttractFn (*)(int, int)>(level, &AttractScalar, ACCTSNE_IF_AVX2(AttractAvx2),
+                                       ACCTSNE_IF_AVX512(AttractAvx512))(dims, dof);
 }
 
 LogSumFn GetLogSum(SimdLevel level, int dims) {
-  ACCTSNE_CHECK(dims >= 1 && dims <= 3, "KL kernel: dims must be 1..3, got ", dims);
-  switch (level) {
-#ifdef ACCTSNE_HAVE_AVX512
-    case SimdLevel::kAvx512:
-      return LogSumAvx512(dims);
-#endif
-#ifdef ACCTSNE_HAVE_AVX2
-    case SimdLevel::kAvx2:
-      return LogSumAvx2(dims);
-#endif
-    case SimdLevel::kScalar:
-      return LogSumScalar(dims);
-    default:
-      throw InvalidArgument(StrCat("SIMD level '", SimdLevelName(level), "' not compiled in"));
-  }
+  CheckShape(dims, 1);
+  return Pick<LogSumFn (*)(int)>(level, &LogSumScalar, ACCTSNE_IF_AVX2(LogSumAvx2),
+                                 ACCTSNE_IF_AVX512(LogSumAvx512))(dims);
 }
 
 }  // namespace acctsne::kernels
