@@ -7,13 +7,17 @@ import sys
 from pathlib import Path
 
 
+def _mb(value):
+    return "n/a" if value is None else f"{value:.0f}"
+
+
 def format_row(row):
     acc = row.get("nn10_label_accuracy")
     return (
         f"{row['dataset']:<22} {row['library']:<13} {row['wall_s']:>9.2f}s "
         f"KL {row['kl_exact']:.4f}  10-NN kept {row['nn10_preservation']:.3f}"
         + (f"  10-NN acc {acc:.3f}" if acc is not None else "")
-        + f"  RSS {row['peak_rss_mb']:.0f} MB"
+        + f"  RSS {_mb(row['peak_rss_mb'])} MB"
     )
 
 

@@ -23,6 +23,19 @@ import datasets
 import libraries
 
 
+def peak_rss_mb():
+    """Peak resident memory of this process. On Linux, ru_maxrss survives exec (a worker
+    would inherit the parent's high-water mark), so read VmHWM, which belongs to this
+    process image."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--lib", required=True, choices=sorted(libraries.LIBRARIES))
