@@ -1,0 +1,66 @@
+"""Phase microbenchmarks for acctsne alone (for optimisation work, not peer comparisons).
+
+    python bench/micro.py knn  --dataset mnist:70000:pca50 --n-jobs 2
+    python bench/micro.py loop --dataset mnist:70000:pca50 --iters 1000 --n-jobs 2
+
+`knn` times the exact kNN (k = 91). `loop` builds P once, then runs sklearn's two-phase
+schedule in C++ and prints the in-loop phase timers (tree build, repulsion, attraction,
+update), which are immune to Python overhead. The machine is shared: compare variants by
+ratios between phases of the same run, or alternate runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import datasets
+
+from acctsne import _core
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("what", choices=["knn", "loop"])
+    parser.add_argument("--dataset", default="mnist:70000:pca50")
+    parser.add_argument("--iters", type=int, default=1000)
+    parser.add_argument("--check-every", type=int, default=50)
+    parser.add_argument("--n-jobs", type=int, default=2)
+    args = parser.parse_args()
+
+    X, _ = datasets.load(args.dataset)
+    X = np.ascontiguousarray(X)
+    t0 = time.perf_counter()
+    idx, d2 = _core.knn_exact(X, min(91, X.shape[0] - 1), args.n_jobs)
+    print(f"knn: {time.perf_counter() - t0:.2f}s ({args.dataset}, {args.n_jobs} threads)")
+    if args.what == "knn":
+        return
+    indptr, cols, data, _ = _core.joint_probabilities_nn(idx, d2, 30.0, args.n_jobs)
+    from sklearn.decomposition import PCA
+
+    Y = PCA(2, random_state=0).fit_transform(X).astype(np.float32)
+    Y = np.ascontiguousarray(Y / np.std(Y[:, 0]) * 1e-4, dtype=np.float32)
+    lr = max(X.shape[0] / 12 / 4, 50)
+    common = dict(angle=0.5, dof=1, n_iter_check=args.check_every, learning_rate=lr,
+                  min_grad_norm=1e-7, n_threads=args.n_jobs)
+    t0 = time.perf_counter()
+    r1 = _core.optimize_barnes_hut(Y, indptr, cols, data, exaggeration=12.0, start_iter=0,
+                                   max_iter=250, n_iter_without_progress=250, momentum=0.5,
+                                   **common)
+    r2 = _core.optimize_barnes_hut(Y, indptr, cols, data, exaggeration=1.0, start_iter=250,
+                                   max_iter=args.iters, n_iter_without_progress=300,
+                                   momentum=0.8, **common)
+    wall = time.perf_counter() - t0
+    times = {k: round(r1["times"][k] + r2["times"][k], 2) for k in r1["times"]}
+    print(f"loop: {args.iters} iterations in {wall:.2f}s, phases {times}, KL {r2['error']:.4f}")
+
+
+if __name__ == "__main__":
+    main()
