@@ -20,14 +20,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import datasets
-
 from acctsne import _core
+
+import datasets
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("what", choices=["knn", "loop"])
     parser.add_argument("--dataset", default="mnist:70000:pca50")
     parser.add_argument("--iters", type=int, default=1000)
@@ -48,15 +49,39 @@ def main():
     Y = PCA(2, random_state=0).fit_transform(X).astype(np.float32)
     Y = np.ascontiguousarray(Y / np.std(Y[:, 0]) * 1e-4, dtype=np.float32)
     lr = max(X.shape[0] / 12 / 4, 50)
-    common = dict(angle=0.5, dof=1, n_iter_check=args.check_every, learning_rate=lr,
-                  min_grad_norm=1e-7, n_threads=args.n_jobs)
+    common = dict(
+        angle=0.5,
+        dof=1,
+        n_iter_check=args.check_every,
+        learning_rate=lr,
+        min_grad_norm=1e-7,
+        n_threads=args.n_jobs,
+    )
     t0 = time.perf_counter()
-    r1 = _core.optimize_barnes_hut(Y, indptr, cols, data, exaggeration=12.0, start_iter=0,
-                                   max_iter=250, n_iter_without_progress=250, momentum=0.5,
-                                   **common)
-    r2 = _core.optimize_barnes_hut(Y, indptr, cols, data, exaggeration=1.0, start_iter=250,
-                                   max_iter=args.iters, n_iter_without_progress=300,
-                                   momentum=0.8, **common)
+    r1 = _core.optimize_barnes_hut(
+        Y,
+        indptr,
+        cols,
+        data,
+        exaggeration=12.0,
+        start_iter=0,
+        max_iter=250,
+        n_iter_without_progress=250,
+        momentum=0.5,
+        **common,
+    )
+    r2 = _core.optimize_barnes_hut(
+        Y,
+        indptr,
+        cols,
+        data,
+        exaggeration=1.0,
+        start_iter=250,
+        max_iter=args.iters,
+        n_iter_without_progress=300,
+        momentum=0.8,
+        **common,
+    )
     wall = time.perf_counter() - t0
     times = {k: round(r1["times"][k] + r2["times"][k], 2) for k in r1["times"]}
     print(f"loop: {args.iters} iterations in {wall:.2f}s, phases {times}, KL {r2['error']:.4f}")
