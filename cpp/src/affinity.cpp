@@ -92,21 +92,22 @@ SparseP SymmetrizeKnn(const int32_t* neighbors, const double* cond_p, int64_t n,
   for (int64_t j = 0; j < n; ++j) t_ptr[j + 1] = t_ptr[j] + t_count[j].load();
   std::vector<std::atomic<int64_t>> cursor(static_cast<size_t>(n));
   for (int64_t j = 0; j < n; ++j) cursor[j].store(t_ptr[j], std::memory_order_relaxed);
-  std::vector<std::pair<int32_t, double>> t_entries(static_cast<size_t>(n * k));
+  std::vector<std::pair<int32_t, float>> t_entries(static_cast<size_t>(n * k));
   ParallelForRange(pool, n, kBlock, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i)
       for (int64_t m = 0; m < k; ++m) {
         int32_t j = neighbors[i * k + m];
         int64_t pos = cursor[j].fetch_add(1, std::memory_order_relaxed);
-        t_entries[pos] = {static_cast<int32_t>(i), cond_p[i * k + m]};
+        t_entries[pos] = {static_cast<int32_t>(i), static_cast<float>(cond_p[i * k + m])};
       }
   });
 
   // Sort every forward row (by column) and every transposed row (by row of origin) once.
-  std::vector<std::pair<int32_t, double>> fwd(static_cast<size_t>(n * k));
+  std::vector<std::pair<int32_t, float>> fwd(static_cast<size_t>(n * k));
   ParallelForRange(pool, n, kBlock, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
-      for (int64_t m = 0; m < k; ++m) fwd[i * k + m] = {neighbors[i * k + m], cond_p[i * k + m]};
+      for (int64_t m = 0; m < k; ++m)
+        fwd[i * k + m] = {neighbors[i * k + m], static_cast<float>(cond_p[i * k + m])};
       std::sort(fwd.begin() + i * k, fwd.begin() + (i + 1) * k);
       std::sort(t_entries.begin() + t_ptr[i], t_entries.begin() + t_ptr[i + 1]);
     }
@@ -115,7 +116,7 @@ SparseP SymmetrizeKnn(const int32_t* neighbors, const double* cond_p, int64_t n,
   // Per row: merge the two sorted lists, summing equal columns. Rows are independent;
   // two passes: count, then fill at prefix-summed offsets.
   std::vector<int64_t> row_nnz(static_cast<size_t>(n), 0);
-  auto merge_row = [&](int64_t i, std::vector<std::pair<int32_t, double>>& merged) {
+  auto merge_row = [&](int64_t i, std::vector<std::pair<int32_t, float>>& merged) {
     merged.clear();
     std::merge(fwd.begin() + i * k, fwd.begin() + (i + 1) * k, t_entries.begin() + t_ptr[i],
                t_entries.begin() + t_ptr[i + 1], std::back_inserter(merged));
@@ -130,7 +131,7 @@ SparseP SymmetrizeKnn(const int32_t* neighbors, const double* cond_p, int64_t n,
     merged.resize(out);
   };
   ParallelForRange(pool, n, kBlock, [&](int64_t begin, int64_t end) {
-    std::vector<std::pair<int32_t, double>> merged;
+    std::vector<std::pair<int32_t, float>> merged;
     for (int64_t i = begin; i < end; ++i) {
       merge_row(i, merged);
       row_nnz[i] = static_cast<int64_t>(merged.size());
@@ -143,7 +144,7 @@ SparseP SymmetrizeKnn(const int32_t* neighbors, const double* cond_p, int64_t n,
   P.indices.resize(static_cast<size_t>(nnz));
   std::vector<double> values(static_cast<size_t>(nnz));
   ParallelForRange(pool, n, kBlock, [&](int64_t begin, int64_t end) {
-    std::vector<std::pair<int32_t, double>> merged;
+    std::vector<std::pair<int32_t, float>> merged;
     for (int64_t i = begin; i < end; ++i) {
       merge_row(i, merged);
       int64_t pos = P.indptr[i];

@@ -8,11 +8,26 @@
 #include "acctsne/common.h"
 #include "kernels/kernels.h"
 
+#if defined(_MSC_VER)
+#include <intrin.h>
+#endif
+
 namespace acctsne {
 namespace {
 
 constexpr int64_t kQueryBlock = 256;  // query rows per parallel task
 constexpr int kTile = kernels::kRefTile;
+
+// Index of the lowest set bit of a non-zero mask.
+inline int LowestBit(uint64_t bits) {
+#if defined(_MSC_VER)
+  unsigned long index;
+  _BitScanForward64(&index, bits);
+  return static_cast<int>(index);
+#else
+  return __builtin_ctzll(bits);
+#endif
+}
 
 // Fixed-capacity max-heap of (distance, index) keeping the k smallest pairs seen,
 // ordered lexicographically so the kept set does not depend on visiting order.
@@ -134,7 +149,7 @@ void ExactKnn(const T* X, int64_t n, int64_t d, int64_t k, SimdLevel level, Thre
         const float* dq = &dists[static_cast<size_t>(q) * kTile];
         TopK& heap = heaps[static_cast<size_t>(q)];
         do {
-          const int r = __builtin_ctzll(bits);
+          const int r = LowestBit(bits);
           bits &= bits - 1;
           const int64_t j = t * kTile + r;
           if (j != i) heap.push(std::max(dq[r], 0.0f), static_cast<int32_t>(j));
