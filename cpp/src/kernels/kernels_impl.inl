@@ -484,3 +484,14 @@ inline InteractFn InteractFor(int dims, int dof) {
 
 }  // namespace
 }  // namespace acctsne::kernels
+
+// Defines one translation unit's entry points (Suffix = Scalar, Avx2 or Avx512) for its
+// vector width W; every level instantiates the same templates.
+#define ACCTSNE_DEFINE_KERNELS(Suffix, W)                                                  \
+  InteractFn Interact##Suffix(int dims, int dof) { return InteractFor<W>(dims, dof); }    \
+  AttractFn Attract##Suffix(int dims, int dof) { return AttractFor<W>(dims, dof); }       \
+  LogSumFn LogSum##Suffix(int dims) { return LogSumFor<W>(dims); }                        \
+  void DotTile##Suffix(ACCTSNE_DOT_TILE_ARGS) {                                           \
+    DotTileImpl<W>(queries, ld_queries, nq, tile, n_features, q_norms, tile_norms,        \
+                   thresholds, out, masks);                                               \
+  }

@@ -5,14 +5,7 @@
 
 namespace acctsne::kernels {
 
-InteractFn InteractScalar(int dims, int dof) { return InteractFor<4>(dims, dof); }
-AttractFn AttractScalar(int dims, int dof) { return AttractFor<4>(dims, dof); }
-LogSumFn LogSumScalar(int dims) { return LogSumFor<4>(dims); }
-
-void DotTileScalar(ACCTSNE_DOT_TILE_ARGS) {
-  DotTileImpl<4>(queries, ld_queries, nq, tile, n_features, q_norms, tile_norms, thresholds,
-                 out, masks);
-}
+ACCTSNE_DEFINE_KERNELS(Scalar, 4)
 
 namespace {
 
