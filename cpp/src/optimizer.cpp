@@ -24,7 +24,8 @@ constexpr int64_t kUpdateBlock = 2048;  // parameters per parallel block
 
 BarnesHutEngine::BarnesHutEngine(const CsrView& P, float exaggeration, int dims, float angle,
                                  int dof, SimdLevel level, ThreadPool& pool)
-    : P_(P), dims_(dims), angle_(angle), dof_(dof), level_(level), pool_(pool) {
+    : P_(P), exaggeration_(exaggeration), dims_(dims), angle_(angle), dof_(dof), level_(level),
+      pool_(pool) {
   ACCTSNE_CHECK(dims >= 1 && dims <= 3, "Barnes-Hut needs 1 to 3 dimensions, got ", dims);
   const int64_t nnz = P.indptr[P.n_rows];
   for (int64_t i = 0; i < P.n_rows; ++i)
@@ -32,11 +33,6 @@ BarnesHutEngine::BarnesHutEngine(const CsrView& P, float exaggeration, int dims,
   for (int64_t e = 0; e < nnz; ++e)
     ACCTSNE_CHECK(P.indices[e] >= 0 && P.indices[e] < P.n_rows, "P column index ", P.indices[e],
                   " out of range [0, ", P.n_rows, ")");
-  if (exaggeration != 1.0f) {
-    scaled_data_.resize(static_cast<size_t>(nnz));
-    for (int64_t e = 0; e < nnz; ++e) scaled_data_[e] = P.data[e] * exaggeration;
-    P_.data = scaled_data_.data();
-  }
   neg_.resize(static_cast<size_t>(P.n_rows * dims));
   pos_.resize(static_cast<size_t>(P.n_rows * dims));
 }
@@ -60,7 +56,7 @@ void BarnesHutEngine::Renumber() {
       int64_t out = perm_indptr_[s];
       for (int64_t e = P_.indptr[i]; e < P_.indptr[i + 1]; ++e, ++out) {
         perm_indices_[out] = inverse[P_.indices[e]];
-        perm_data_[out] = P_.data[e];
+        perm_data_[out] = P_.data[e] * exaggeration_;  // the phase's P, relabelled
       }
     }
   });

@@ -57,7 +57,7 @@ class BarnesHutEngine : public GradientEngine {
 
  private:
   CsrView P_;
-  std::vector<float> scaled_data_;
+  float exaggeration_;  // applied while relabelling P (Renumber)
   int dims_;
   float angle_;
   int dof_;
