@@ -29,12 +29,18 @@ def sklearn_learning_rate(n):
     return max(n / EXAGGERATION / 4.0, 50.0)
 
 
-def run_acctsne(X, n_jobs, seed):
+def run_acctsne(X, n_jobs, seed, method="barnes_hut"):
     from acctsne import TSNE
 
-    est = TSNE(perplexity=PERPLEXITY, max_iter=N_ITER, random_state=seed, n_jobs=n_jobs)
+    est = TSNE(
+        perplexity=PERPLEXITY, max_iter=N_ITER, random_state=seed, n_jobs=n_jobs, method=method
+    )
     Y = est.fit_transform(X)
     return Y, dict(est._phase_times)
+
+
+def run_acctsne_fft(X, n_jobs, seed):
+    return run_acctsne(X, n_jobs, seed, method="fft")
 
 
 def run_sklearn(X, n_jobs, seed):
@@ -82,6 +88,7 @@ def run_opentsne_fft(X, n_jobs, seed):
 
 LIBRARIES = {
     "acctsne": ("acctsne", run_acctsne),
+    "acctsne-fft": ("acctsne", run_acctsne_fft),
     "sklearn": ("sklearn", run_sklearn),
     "sklearnex": ("sklearnex", run_sklearnex),
     "opentsne-bh": ("openTSNE", run_opentsne_bh),

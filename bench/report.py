@@ -11,11 +11,15 @@ def _mb(value):
     return "n/a" if value is None else f"{value:.0f}"
 
 
+def _kl(value):
+    return "n/a" if value is None else f"{value:.4f}"
+
+
 def format_row(row):
     acc = row.get("nn10_label_accuracy")
     return (
         f"{row['dataset']:<22} {row['library']:<13} {row['wall_s']:>9.2f}s "
-        f"KL {row['kl_exact']:.4f}  10-NN kept {row['nn10_preservation']:.3f}"
+        f"KL {_kl(row['kl_exact'])}  10-NN kept {row['nn10_preservation']:.3f}"
         + (f"  10-NN acc {acc:.3f}" if acc is not None else "")
         + f"  RSS {_mb(row['peak_rss_mb'])} MB"
     )
@@ -42,7 +46,7 @@ def markdown(results):
         acc = r.get("nn10_label_accuracy")
         lines.append(
             f"| {r['dataset']} | {r['n']} | {r['d']} | {r['library']} | {r['wall_s']:.2f} | "
-            f"{rel:.1f}x | {r['kl_exact']:.4f} | {r['nn10_preservation']:.3f} | "
+            f"{rel:.1f}x | {_kl(r['kl_exact'])} | {r['nn10_preservation']:.3f} | "
             f"{'' if acc is None else f'{acc:.3f}'} | {_mb(r['peak_rss_mb'])} |"
         )
     if results.get("notes"):

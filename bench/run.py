@@ -58,11 +58,12 @@ def label_accuracy(Y, y, k=10, sample=5000, seed=0):
     return hits / len(q)
 
 
-def quality(X, y, Y, P):
+def quality(X, y, Y, P, kl_max_n):
     from acctsne._evaluate import kl_divergence_exact, neighborhood_preservation
 
     out = {
-        "kl_exact": kl_divergence_exact(P, Y),
+        # O(n^2) in numpy: skipped (None) above kl_max_n points
+        "kl_exact": kl_divergence_exact(P, Y) if X.shape[0] <= kl_max_n else None,
         "nn10_preservation": neighborhood_preservation(X, Y, n_neighbors=10, sample=5000),
     }
     if y is not None:
@@ -133,6 +134,12 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=3 * 3600)
     parser.add_argument("--out", default=str(HERE / "results" / "latest"))
+    parser.add_argument(
+        "--kl-max-n",
+        type=int,
+        default=100_000,
+        help="compute the exact all-pairs KL only up to this many points (it is O(n^2))",
+    )
     args = parser.parse_args(argv)
 
     libs = sorted(libraries.LIBRARIES) if args.libs == ["all"] else args.libs
@@ -155,7 +162,7 @@ def main(argv=None):
                 runs = []
                 for r in range(args.repeats):
                     record, Y = run_one(lib, spec, args.n_jobs, args.seed, tmp, args.timeout)
-                    record["quality"] = quality(X, y, Y, P) if r == 0 else None
+                    record["quality"] = quality(X, y, Y, P, args.kl_max_n) if r == 0 else None
                     runs.append(record)
                 row = {
                     "dataset": spec,

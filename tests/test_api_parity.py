@@ -20,16 +20,25 @@ from conftest import blobs
 def test_signature_and_defaults_match_sklearn():
     ours = inspect.signature(TSNE.__init__)
     theirs = inspect.signature(SklearnTSNE.__init__)
-    assert list(ours.parameters) == list(theirs.parameters)
+    # sklearn's parameters first, in order; acctsne's extensions after, keyword-only.
+    assert list(ours.parameters) == list(theirs.parameters) + list(TSNE._EXTENSIONS)
     for name, param in theirs.parameters.items():
         assert ours.parameters[name].default == param.default, name
         assert ours.parameters[name].kind == param.kind, name
+    for name in TSNE._EXTENSIONS:
+        assert ours.parameters[name].kind == inspect.Parameter.KEYWORD_ONLY, name
 
 
 def test_parameter_constraints_match_sklearn():
-    assert set(TSNE._parameter_constraints) == set(SklearnTSNE._parameter_constraints)
+    ours_names = set(TSNE._parameter_constraints) - set(TSNE._EXTENSIONS)
+    assert ours_names == set(SklearnTSNE._parameter_constraints)
     for name, theirs in SklearnTSNE._parameter_constraints.items():
         ours = TSNE._parameter_constraints[name]
+        if name == "method":  # a superset: sklearn's methods plus "fft" and "auto"
+            (ours,), (theirs,) = ours, theirs
+            assert theirs.options <= ours.options
+            assert ours.options - theirs.options == {"fft", "auto"}
+            continue
         assert [str(c) for c in ours] == [str(c) for c in theirs], name
     assert TSNE._EXPLORATION_MAX_ITER == SklearnTSNE._EXPLORATION_MAX_ITER
     assert TSNE._N_ITER_CHECK == SklearnTSNE._N_ITER_CHECK
@@ -69,6 +78,14 @@ def test_invalid_parameters_raise_like_sklearn(params):
     ours = error_of(TSNE(**params), X)
     theirs = error_of(SklearnTSNE(**params), X)
     assert ours[0] is theirs[0]
+    if "method" in params:
+        # Same message, except that acctsne's list of methods also has 'fft' and 'auto'.
+        head = "The 'method' parameter of TSNE must be a str among "
+        assert ours[1].startswith(head) and theirs[1].startswith(head)
+        assert ours[1].endswith("Got 'fft_please' instead.")
+        for option in ("'barnes_hut'", "'exact'", "'fft'", "'auto'"):
+            assert option in ours[1]
+        return
     assert ours[1] == theirs[1].replace("sklearn.manifold._t_sne", "acctsne._tsne")
 
 

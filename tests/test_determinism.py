@@ -12,7 +12,14 @@ from conftest import blobs
 
 @pytest.mark.parametrize(
     ("method", "n_components", "n"),
-    [("barnes_hut", 1, 1500), ("barnes_hut", 2, 3000), ("barnes_hut", 3, 1000), ("exact", 2, 300)],
+    [
+        ("barnes_hut", 1, 1500),
+        ("barnes_hut", 2, 3000),
+        ("barnes_hut", 3, 1000),
+        ("exact", 2, 300),
+        ("fft", 1, 1500),
+        ("fft", 2, 2000),
+    ],
 )
 def test_embedding_is_bitwise_identical_for_any_n_jobs(method, n_components, n):
     X, _ = blobs(n, 12, seed=n_components)

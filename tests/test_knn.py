@@ -74,3 +74,88 @@ def test_every_simd_level_matches_scalar(level, rng):
 def test_unknown_simd_level_is_a_clear_error(rng):
     with pytest.raises(ValueError, match="unknown SIMD level 'sse9'"):
         _core.knn_exact(rng.normal(size=(10, 2)), 3, 1, simd_level="sse9")
+
+
+def brute_force_chunked(X, k):
+    """Like brute_force, a row at a time (for wide inputs)."""
+    X = np.asarray(X, dtype=np.float64)
+    idx = np.empty((len(X), k), dtype=np.int64)
+    d2 = np.empty((len(X), k))
+    for i, x in enumerate(X):
+        row = np.sum((X - x) ** 2, axis=1)
+        row[i] = np.inf
+        order = np.lexsort((np.arange(len(X)), row))[:k]
+        idx[i], d2[i] = order, row[order]
+    return idx, d2
+
+
+def assert_exact_top_k(X, idx, d2, ref_d2, rtol=1e-6):
+    """Every returned neighbour is one of the true k nearest, up to near-ties at the k-th."""
+    X = np.asarray(X, dtype=np.float64)
+    np.testing.assert_allclose(d2, ref_d2, rtol=rtol, atol=1e-9)
+    true_d2 = np.sum((X[idx] - X[:, None, :]) ** 2, axis=-1)
+    assert np.all(true_d2 <= ref_d2[:, -1:] * (1 + 10 * rtol) + 1e-9)
+    assert not np.any(idx == np.arange(len(X))[:, None])
+    assert all(len(set(row)) == len(row) for row in idx)
+
+
+def clustered(rng, n, d, rank=None, n_clusters=6):
+    """Gaussian clusters in d dimensions (optionally of lower rank)."""
+    inner = rank or d
+    centres = rng.normal(scale=4.0, size=(n_clusters, inner))
+    Z = centres[rng.integers(n_clusters, size=n)] + rng.normal(size=(n, inner))
+    if rank is not None:
+        Z = Z @ rng.normal(size=(rank, d))
+    return Z
+
+
+# Wide rows (>= 256 features) take the screened path: projection lower bound, candidates.
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("n", "d", "k", "rank"), [(400, 256, 30, None), (700, 300, 90, None), (500, 320, 25, 4)]
+)
+def test_screened_path_matches_brute_force(dtype, n, d, k, rank, rng):
+    X = clustered(rng, n, d, rank).astype(dtype)
+    idx, d2 = _core.knn_exact(X, k, 2)
+    _, ref_d2 = brute_force_chunked(X, k)
+    assert_exact_top_k(X, idx, d2, ref_d2)
+
+
+def test_screened_path_duplicates_and_constant_columns(rng):
+    X = clustered(rng, 300, 260)
+    X[:, 7] = 3.0  # a constant feature
+    X[50:60] = X[5]  # ten copies of row 5
+    idx, d2 = _core.knn_exact(X, 12, 2)
+    ref_idx, ref_d2 = brute_force_chunked(X, 12)
+    np.testing.assert_array_equal(idx, ref_idx)  # zero-distance ties go to the lower index
+    np.testing.assert_allclose(d2, ref_d2, rtol=1e-6, atol=1e-9)
+    assert set(idx[5, :10]) == set(range(50, 60))
+
+
+@pytest.mark.parametrize("scale", [1e-30, 1e30])
+def test_screened_path_extreme_magnitudes(scale, rng):
+    X = clustered(rng, 200, 256)
+    idx, _ = _core.knn_exact(X * scale, 10, 2)
+    _, ref_d2 = brute_force_chunked(X, 10)
+    true_d2 = np.sum((X[idx] - X[:, None, :]) ** 2, axis=-1)
+    assert np.all(true_d2 <= ref_d2[:, -1:] * (1 + 1e-5))
+
+
+def test_screened_path_constant_rows_fall_back(rng):
+    X = np.ones((50, 300))
+    idx, d2 = _core.knn_exact(X, 5, 2)
+    np.testing.assert_array_equal(d2, 0.0)
+    np.testing.assert_array_equal(idx[0], [1, 2, 3, 4, 5])  # all tied: lowest indices
+
+
+def test_screened_path_bitwise_identical_across_threads_and_levels(rng):
+    X = clustered(rng, 900, 300).astype(np.float32)
+    ref = _core.knn_exact(X, 40, 1)
+    for n_threads in (2, 3):
+        out = _core.knn_exact(X, 40, n_threads)
+        np.testing.assert_array_equal(out[0], ref[0])
+        np.testing.assert_array_equal(out[1], ref[1])
+    for level in _core.simd_info()["supported"]:
+        idx, d2 = _core.knn_exact(X, 40, 2, simd_level=level)
+        np.testing.assert_allclose(d2, ref[1], rtol=1e-6)
+        assert np.mean(idx == ref[0]) > 0.999

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import _thread
+import os
 import threading
 import time
 
@@ -75,3 +76,83 @@ def test_numerical_blow_up_raises_with_the_phase_named():
     init = np.random.default_rng(0).choice([-3e38, 3e38], size=(300, 2)).astype(np.float32)
     with pytest.raises(FloatingPointError, match=r"optimisation \(barnes_hut gradient\)"):
         TSNE(init=init, max_iter=300).fit(X)
+
+
+def test_keyboard_interrupt_during_the_affinities_of_a_fit(monkeypatch):
+    from acctsne import _core
+
+    entered = threading.Event()
+    real = _core.joint_probabilities_nn
+
+    def announce_then_run(*args, **kwargs):
+        entered.set()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_core, "joint_probabilities_nn", announce_then_run)
+    fired = {}
+
+    def fire_when_entered():
+        if entered.wait(timeout=120):
+            time.sleep(0.1)
+            fired["at"] = time.perf_counter()
+            _thread.interrupt_main()
+
+    watcher = threading.Thread(target=fire_when_entered, daemon=True)
+    watcher.start()
+    # Few points with many neighbours: a short kNN, then a long perplexity search.
+    X = np.random.default_rng(0).normal(size=(30_000, 2)).astype(np.float32)
+    est = TSNE(perplexity=150, random_state=0)
+    with pytest.raises(KeyboardInterrupt):
+        est.fit(X)
+    assert time.perf_counter() - fired["at"] < 1.5
+    assert not hasattr(est, "embedding_")
+    monkeypatch.setattr(_core, "joint_probabilities_nn", real)
+    small, _ = blobs(200, 5)
+    est.set_params(max_iter=250).fit(small)
+    assert np.all(np.isfinite(est.embedding_))
+
+
+def test_keyboard_interrupt_during_the_perplexity_search():
+    from acctsne import _core
+
+    rng = np.random.default_rng(0)
+    n, k = 400_000, 90
+    neighbors = ((np.arange(n)[:, None] + rng.integers(1, n, size=(n, k))) % n).astype(np.int32)
+    sq_distances = rng.random((n, k), dtype=np.float32) * 100
+    timer, fired = interrupt_after(0.3)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            _core.joint_probabilities_nn(neighbors, sq_distances, 30.0, 2)
+    finally:
+        timer.cancel()
+    assert time.perf_counter() - fired["at"] < 1.5
+
+
+def _proc_status(field):
+    with open("/proc/self/status") as status:
+        lines = status.read().splitlines()
+    for line in lines:
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads /proc (Linux)")
+def test_interrupted_fits_leak_neither_threads_nor_memory():
+    X, _ = blobs(3000, 10)
+
+    def interrupted_fit():
+        timer, _ = interrupt_after(0.2)
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                TSNE(max_iter=10**6, n_iter_without_progress=10**6, random_state=0).fit(X)
+        finally:
+            timer.cancel()
+
+    interrupted_fit()  # warm-up: imports, allocator pools
+    threads, rss_kb = _proc_status("Threads"), _proc_status("VmRSS")
+    for _ in range(20):
+        interrupted_fit()
+    time.sleep(0.1)  # let the timer threads finish
+    assert _proc_status("Threads") <= threads
+    assert _proc_status("VmRSS") - rss_kb < 50_000, "RSS grew by more than 50 MB"

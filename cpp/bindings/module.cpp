@@ -91,6 +91,34 @@ py::tuple KnnExact(const py::array& X_any, int64_t k, int n_threads,
   return py::make_tuple(indices, sq_dist);
 }
 
+py::tuple RefineNeighbors(const py::array& X_any, const CArray<int32_t>& neighbors,
+                          int n_threads) {
+  const bool is_double = X_any.dtype().is(py::dtype::of<double>());
+  py::array X = is_double ? py::array(CArray<double>::ensure(X_any))
+                          : py::array(CArray<float>::ensure(X_any));
+  if (!X || X.ndim() != 2) throw acctsne::InvalidArgument("X must be a 2-D numeric array");
+  const int64_t n = X.shape(0), d = X.shape(1);
+  RequireShape(neighbors, "neighbors", n, -1);
+  const int64_t k = neighbors.shape(1);
+  py::array_t<int32_t> indices({n, k});
+  std::memcpy(indices.mutable_data(), neighbors.data(), static_cast<size_t>(n * k) * 4);
+  py::array_t<float> sq_dist({n, k});
+  int32_t* idx_ptr = indices.mutable_data();
+  float* dist_ptr = sq_dist.mutable_data();
+  const void* x_ptr = X.data();
+  const acctsne::SimdLevel level = acctsne::DefaultSimdLevel();
+  RunWithoutGil(n_threads, [&](ThreadPool& pool) {
+    if (is_double) {
+      acctsne::RefineNeighbors(static_cast<const double*>(x_ptr), n, d, k, level, pool, idx_ptr,
+                               dist_ptr);
+    } else {
+      acctsne::RefineNeighbors(static_cast<const float*>(x_ptr), n, d, k, level, pool, idx_ptr,
+                               dist_ptr);
+    }
+  });
+  return py::make_tuple(indices, sq_dist);
+}
+
 py::tuple ConditionalProbabilities(const CArray<float>& sq_dist, float perplexity, bool exact,
                                    int n_threads) {
   if (sq_dist.ndim() != 2) throw acctsne::InvalidArgument("distances must be 2-D");
@@ -177,6 +205,65 @@ py::tuple GradientBH(const CArray<float>& Y, const CArray<int64_t>& indptr,
   double kl = 0.0;
   RunWithoutGil(n_threads, [&](ThreadPool& pool) {
     acctsne::BarnesHutEngine engine(P, 1.0f, dims, angle, dof, level, pool);
+    kl = engine.Compute(y_ptr, compute_error, g_ptr);
+  });
+  return py::make_tuple(kl, grad);
+}
+
+// The FFT of the interpolation method, delegated to a Python callable
+// convolve(kernel, grids) that overwrites grids (n_charges x n^dims) with their linear
+// convolutions by the kernel given at offsets [0, n]^dims (acctsne._fft.convolve:
+// scipy.fft). The arrays are views of the C++ buffers.
+class PythonConvolver : public acctsne::GridConvolver {
+ public:
+  explicit PythonConvolver(py::function fn) : fn_(std::move(fn)) {}
+  void Convolve(int dims, int64_t n, const double* kernel, int n_charges,
+                double* grids) override {
+    py::gil_scoped_acquire gil;
+    std::vector<py::ssize_t> kshape(static_cast<size_t>(dims), n + 1);
+    std::vector<py::ssize_t> gshape(static_cast<size_t>(dims) + 1, n);
+    gshape[0] = n_charges;
+    py::capsule no_owner(grids, [](void*) {});  // views: C++ owns the memory
+    py::array_t<double> k(kshape, kernel, no_owner);
+    py::array_t<double> g(gshape, grids, no_owner);
+    fn_(k, g);
+  }
+
+ private:
+  py::function fn_;
+};
+
+acctsne::InterpolationParams MakeInterpolationParams(int n_interpolation_points,
+                                                     int min_intervals,
+                                                     double intervals_per_unit,
+                                                     int max_intervals) {
+  acctsne::InterpolationParams p;
+  p.n_interpolation_points = n_interpolation_points;
+  p.min_intervals = min_intervals;
+  p.intervals_per_unit = intervals_per_unit;
+  p.max_intervals = max_intervals;
+  return p;
+}
+
+py::tuple GradientFft(const CArray<float>& Y, const CArray<int64_t>& indptr,
+                      const CArray<int32_t>& indices, const CArray<float>& data,
+                      const py::function& convolve, int n_interpolation_points,
+                      int min_intervals, double intervals_per_unit, int max_intervals,
+                      bool compute_error, int n_threads) {
+  if (Y.ndim() != 2) throw acctsne::InvalidArgument("Y must be 2-D");
+  const int64_t n = Y.shape(0);
+  const int dims = static_cast<int>(Y.shape(1));
+  acctsne::CsrView P = MakeCsr(indptr, indices, data, n);
+  const auto params = MakeInterpolationParams(n_interpolation_points, min_intervals,
+                                              intervals_per_unit, max_intervals);
+  PythonConvolver convolver(convolve);
+  py::array_t<float> grad({n, static_cast<int64_t>(dims)});
+  float* g_ptr = grad.mutable_data();
+  const float* y_ptr = Y.data();
+  double kl = 0.0;
+  const acctsne::SimdLevel level = acctsne::DefaultSimdLevel();
+  RunWithoutGil(n_threads, [&](ThreadPool& pool) {
+    acctsne::FftEngine engine(P, 1.0f, dims, params, convolver, level, pool);
     kl = engine.Compute(y_ptr, compute_error, g_ptr);
   });
   return py::make_tuple(kl, grad);
@@ -316,6 +403,27 @@ py::dict OptimizeBH(const py::array& Y, const CArray<int64_t>& indptr,
                   });
 }
 
+py::dict OptimizeFft(const py::array& Y, const CArray<int64_t>& indptr,
+                     const CArray<int32_t>& indices, const CArray<float>& data,
+                     float exaggeration, const py::function& convolve,
+                     int n_interpolation_points, int min_intervals, double intervals_per_unit,
+                     int max_intervals, int start_iter, int max_iter, int n_iter_check,
+                     int n_iter_without_progress, double momentum, double learning_rate,
+                     double min_grad_norm, int n_threads,
+                     const std::optional<py::function>& progress) {
+  const acctsne::CsrView P = MakeCsr(indptr, indices, data, Y.ndim() == 2 ? Y.shape(0) : -1);
+  const acctsne::SimdLevel level = acctsne::DefaultSimdLevel();
+  const auto params = MakeInterpolationParams(n_interpolation_points, min_intervals,
+                                              intervals_per_unit, max_intervals);
+  PythonConvolver convolver(convolve);
+  return RunPhase(Y, start_iter, max_iter, n_iter_check, n_iter_without_progress, momentum,
+                  learning_rate, min_grad_norm, n_threads, progress,
+                  [&](int64_t, int dims, ThreadPool& pool) {
+                    return std::make_unique<acctsne::FftEngine>(P, exaggeration, dims, params,
+                                                                convolver, level, pool);
+                  });
+}
+
 py::dict OptimizeExact(const py::array& Y, const CArray<double>& P, double exaggeration,
                        int dof, int start_iter, int max_iter, int n_iter_check,
                        int n_iter_without_progress, double momentum, double learning_rate,
@@ -359,6 +467,9 @@ PYBIND11_MODULE(_core, m) {
 
   m.def("knn_exact", &KnnExact, py::arg("X"), py::arg("k"), py::arg("n_threads") = 1,
         py::arg("simd_level") = py::none(), "Exact kNN: (indices int32, squared distances float32).");
+  m.def("refine_neighbors", &RefineNeighbors, py::arg("X"), py::arg("neighbors"),
+        py::arg("n_threads") = 1,
+        "Exact distances for a given kNN graph, rows sorted: (indices int32, sq distances).");
   m.def("conditional_probabilities", &ConditionalProbabilities, py::arg("sq_distances"),
         py::arg("perplexity"), py::arg("exact") = false, py::arg("n_threads") = 1,
         "Perplexity binary search: (conditional P float64, betas).");
@@ -371,6 +482,19 @@ PYBIND11_MODULE(_core, m) {
         py::arg("data"), py::arg("angle") = 0.5f, py::arg("dof") = 1,
         py::arg("compute_error") = true, py::arg("n_threads") = 1,
         py::arg("simd_level") = py::none(), "Barnes-Hut KL gradient: (kl, grad float32).");
+  m.def("gradient_fft", &GradientFft, py::arg("Y"), py::arg("indptr"), py::arg("indices"),
+        py::arg("data"), py::arg("convolve"), py::arg("n_interpolation_points") = 3,
+        py::arg("min_intervals") = 50, py::arg("intervals_per_unit") = 1.0,
+        py::arg("max_intervals") = 200, py::arg("compute_error") = true,
+        py::arg("n_threads") = 1, "FFT-interpolation KL gradient: (kl, grad float32).");
+  m.def("optimize_fft", &OptimizeFft, py::arg("Y"), py::arg("indptr"), py::arg("indices"),
+        py::arg("data"), py::arg("exaggeration"), py::arg("convolve"),
+        py::arg("n_interpolation_points"), py::arg("min_intervals"),
+        py::arg("intervals_per_unit"), py::arg("max_intervals"), py::arg("start_iter"),
+        py::arg("max_iter"), py::arg("n_iter_check"), py::arg("n_iter_without_progress"),
+        py::arg("momentum"), py::arg("learning_rate"), py::arg("min_grad_norm"),
+        py::arg("n_threads"), py::arg("progress") = py::none(),
+        "One phase of gradient descent with the FFT-interpolation gradient (Y in place).");
   m.def("gradient_exact", &GradientExact, py::arg("Y"), py::arg("P"), py::arg("dof") = 1,
         py::arg("compute_error") = true, py::arg("n_threads") = 1,
         "Exact KL gradient in float64: (kl, grad).");

@@ -22,11 +22,9 @@ constexpr int64_t kUpdateBlock = 2048;  // parameters per parallel block
 
 }  // namespace
 
-BarnesHutEngine::BarnesHutEngine(const CsrView& P, float exaggeration, int dims, float angle,
-                                 int dof, SimdLevel level, ThreadPool& pool)
-    : P_(P), exaggeration_(exaggeration), dims_(dims), angle_(angle), dof_(dof), level_(level),
-      pool_(pool) {
-  ACCTSNE_CHECK(dims >= 1 && dims <= 3, "Barnes-Hut needs 1 to 3 dimensions, got ", dims);
+SparseEngine::SparseEngine(const CsrView& P, float exaggeration, int dims, int dof,
+                           SimdLevel level, ThreadPool& pool)
+    : dims_(dims), dof_(dof), level_(level), pool_(pool), P_(P), exaggeration_(exaggeration) {
   const int64_t nnz = P.indptr[P.n_rows];
   for (int64_t i = 0; i < P.n_rows; ++i)
     ACCTSNE_CHECK(P.indptr[i] <= P.indptr[i + 1], "P.indptr must be non-decreasing (row ", i, ")");
@@ -37,9 +35,9 @@ BarnesHutEngine::BarnesHutEngine(const CsrView& P, float exaggeration, int dims,
   pos_.resize(static_cast<size_t>(P.n_rows * dims));
 }
 
-void BarnesHutEngine::Renumber() {
+void SparseEngine::Renumber(std::vector<int32_t> order) {
   const int64_t n = P_.n_rows;
-  perm_ = tree_.order();
+  perm_ = std::move(order);
   std::vector<int32_t> inverse(static_cast<size_t>(n));
   for (int64_t s = 0; s < n; ++s) inverse[perm_[s]] = static_cast<int32_t>(s);
   perm_indptr_.assign(static_cast<size_t>(n + 1), 0);
@@ -68,19 +66,13 @@ void BarnesHutEngine::Renumber() {
   p_sums_ = ComputePSums(P_perm_, pool_);
 }
 
-double BarnesHutEngine::Compute(const float* Y, bool compute_error, float* grad) {
+double SparseEngine::Compute(const float* Y, bool compute_error, float* grad) {
   const int64_t n = P_.n_rows;
   const int dims = dims_;
+  const double z = Repulsion(Y, neg_.data());
+  if (perm_.empty()) Renumber(MortonOrder(Y));
+
   auto t0 = Clock::now();
-  tree_.Build(Y, n, dims, pool_);
-  if (perm_.empty()) Renumber();
-  times.tree_build += SecondsSince(t0);
-
-  t0 = Clock::now();
-  const double z = RepulsiveForces(tree_, angle_, dof_, level_, pool_, neg_.data());
-  times.repulsion += SecondsSince(t0);
-
-  t0 = Clock::now();
   ParallelForRange(pool_, n, kUpdateBlock, [&](int64_t begin, int64_t end) {
     for (int64_t s = begin; s < end; ++s)
       for (int a = 0; a < dims; ++a) y_perm_[s * dims + a] = Y[int64_t{perm_[s]} * dims + a];
@@ -100,6 +92,44 @@ double BarnesHutEngine::Compute(const float* Y, bool compute_error, float* grad)
   });
   times.attraction += SecondsSince(t0);
   return compute_error ? kl : std::numeric_limits<double>::quiet_NaN();
+}
+
+BarnesHutEngine::BarnesHutEngine(const CsrView& P, float exaggeration, int dims, float angle,
+                                 int dof, SimdLevel level, ThreadPool& pool)
+    : SparseEngine(P, exaggeration, dims, dof, level, pool), angle_(angle) {
+  ACCTSNE_CHECK(dims >= 1 && dims <= 3, "Barnes-Hut needs 1 to 3 dimensions, got ", dims);
+}
+
+double BarnesHutEngine::Repulsion(const float* Y, float* neg) {
+  auto t0 = Clock::now();
+  tree_.Build(Y, P_n_rows(), dims_, pool_);
+  times.tree_build += SecondsSince(t0);
+  t0 = Clock::now();
+  const double z = RepulsiveForces(tree_, angle_, dof_, level_, pool_, neg);
+  times.repulsion += SecondsSince(t0);
+  return z;
+}
+
+FftEngine::FftEngine(const CsrView& P, float exaggeration, int dims,
+                     const InterpolationParams& params, GridConvolver& convolver,
+                     SimdLevel level, ThreadPool& pool)
+    : SparseEngine(P, exaggeration, dims, /*dof=*/1, level, pool),
+      params_(params),
+      convolver_(convolver) {
+  ACCTSNE_CHECK(dims == 1 || dims == 2, "the FFT method needs 1 or 2 dimensions, got ", dims);
+}
+
+double FftEngine::Repulsion(const float* Y, float* neg) {
+  auto t0 = Clock::now();
+  const double z = InterpolatedRepulsion(Y, P_n_rows(), dims_, params_, convolver_, pool_, neg);
+  times.repulsion += SecondsSince(t0);
+  return z;
+}
+
+std::vector<int32_t> FftEngine::MortonOrder(const float* Y) {
+  QuadTree tree;
+  tree.Build(Y, P_n_rows(), dims_, pool_);
+  return tree.order();
 }
 
 ExactEngine::ExactEngine(const double* P, int64_t n, double exaggeration, int dims, int dof,

@@ -8,6 +8,7 @@ parallel C++ with the GIL released.
 
 from __future__ import annotations
 
+import warnings
 from numbers import Integral, Real
 from time import time
 from typing import ClassVar
@@ -27,8 +28,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _num_samples, check_non_negative, validate_data
 
-from . import _core
+from . import _ann, _core, _fft
 from ._config import resolve_n_threads
+from ._limits import check_exact_fits_in_memory, fit_float32_range
 
 __all__ = ["TSNE"]
 
@@ -84,14 +86,42 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seeds the PCA solver and the random initialisation. The optimisation itself is
         deterministic.
-    method : {'barnes_hut', 'exact'}, default='barnes_hut'
-        Barnes-Hut approximation in O(N log N), or the exact O(N^2) gradient.
+    method : {'barnes_hut', 'exact', 'fft', 'auto'}, default='barnes_hut'
+        Barnes-Hut approximation in O(N log N), or the exact O(N^2) gradient, as in
+        sklearn. acctsne extensions: 'fft', the FFT-accelerated interpolation of
+        Linderman et al. (2019; FIt-SNE, openTSNE) for 1 or 2 components, whose
+        repulsion costs O(N) plus FFTs on a grid that grows with the embedding's extent
+        (see the ``fft_*`` parameters); 'auto' picks 'exact' up to 500 samples (or for
+        more than 3 components), 'fft' from 200,000 samples in 1-D/2-D, else
+        'barnes_hut'.
     angle : float, default=0.5
         Barnes-Hut trade-off, with sklearn's meaning: a cell is summarised by its centre
         of mass when ``max_width / distance < angle``.
     n_jobs : int, default=None
         Number of threads for every phase. ``None`` or ``-1``: all cores available to
         the process. The embedding is bitwise identical for any value.
+
+    fft_interpolation_points : int, default=3
+        (acctsne extension, method='fft') Lagrange interpolation nodes per box and
+        dimension.
+    fft_min_intervals : int, default=50
+        (acctsne extension, method='fft') Boxes per dimension, at least.
+    fft_intervals_per_unit : float, default=1.0
+        (acctsne extension, method='fft') Boxes per unit of embedding extent, so boxes
+        are about 1 unit wide (FIt-SNE's and openTSNE's default).
+    fft_max_intervals : int, default=200
+        (acctsne extension, method='fft') Boxes per dimension, at most: bounds the FFT
+        grid (2 x boxes x nodes points per dimension) as the embedding spreads out;
+        past it, boxes widen and accuracy drops smoothly. Box counts are rounded up to
+        5-smooth numbers (fast FFT sizes).
+    neighbors : {'auto', 'exact', 'approx'}, default='auto'
+        (acctsne extension) How the euclidean kNN graph of dense input is found:
+        'exact' (acctsne's C++ brute force, as sklearn's result), 'approx' (faiss HNSW
+        with exact distances for the neighbours found; needs ``pip install
+        acctsne[ann]``), or 'auto': exact below 300,000 samples (where it is about as fast
+        on 2 cores), approximate above when faiss is installed. Other metrics take their
+        neighbours from scikit-learn; a precomputed sparse kNN graph plugs in any
+        other search.
 
     Attributes
     ----------
@@ -151,10 +181,31 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         ],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
-        "method": [StrOptions({"barnes_hut", "exact"})],
+        "method": [StrOptions({"barnes_hut", "exact", "fft", "auto"})],
         "angle": [Interval(Real, 0, 1, closed="both")],
         "n_jobs": [None, Integral],
+        # acctsne extensions (keyword-only, after sklearn's parameters)
+        "fft_interpolation_points": [Interval(Integral, 1, 8, closed="both")],
+        "fft_min_intervals": [Interval(Integral, 1, None, closed="left")],
+        "fft_intervals_per_unit": [Interval(Real, 0, None, closed="neither")],
+        "fft_max_intervals": [Interval(Integral, 1, None, closed="left")],
+        "neighbors": [StrOptions({"auto", "exact", "approx"})],
     }
+    # Parameters that scikit-learn's TSNE does not have (their defaults change nothing).
+    _EXTENSIONS = (
+        "fft_interpolation_points",
+        "fft_min_intervals",
+        "fft_intervals_per_unit",
+        "fft_max_intervals",
+        "neighbors",
+    )
+    # neighbors="auto": approximate neighbours (when faiss is installed) from this many
+    # samples on; below it the exact search is about as fast (bench/results/ann.md).
+    _AUTO_APPROX_MIN_SAMPLES = 300_000
+    # method="auto": the exact gradient up to this many samples; FFT interpolation from
+    # _AUTO_FFT_MIN_SAMPLES on (1-D and 2-D); Barnes-Hut in between (and for 3-D).
+    _AUTO_EXACT_MAX_SAMPLES = 500
+    _AUTO_FFT_MIN_SAMPLES = 200_000
 
     # Number of exploration iterations with early exaggeration (sklearn's constant).
     _EXPLORATION_MAX_ITER = 250
@@ -179,6 +230,11 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         method="barnes_hut",
         angle=0.5,
         n_jobs=None,
+        fft_interpolation_points=3,
+        fft_min_intervals=50,
+        fft_intervals_per_unit=1.0,
+        fft_max_intervals=200,
+        neighbors="auto",
     ):
         self.n_components = n_components
         self.perplexity = perplexity
@@ -195,6 +251,11 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.method = method
         self.angle = angle
         self.n_jobs = n_jobs
+        self.fft_interpolation_points = fft_interpolation_points
+        self.fft_min_intervals = fft_min_intervals
+        self.fft_intervals_per_unit = fft_intervals_per_unit
+        self.fft_max_intervals = fft_max_intervals
+        self.neighbors = neighbors
 
     def _check_params_vs_input(self, X):
         n_samples = _num_samples(X)
@@ -205,7 +266,7 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ phases
     def _validate_input(self, X):
-        if self.method == "barnes_hut":
+        if self.method != "exact":
             X = validate_data(
                 self,
                 X,
@@ -243,9 +304,31 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 "barnes_hut algorithm as it relies on "
                 "quad-tree or oct-tree."
             )
+        if self.method == "fft" and self.n_components > 2:
+            raise ValueError(
+                f"method='fft' supports n_components 1 or 2 (interpolation on a 1-D or "
+                f"2-D grid), got n_components={self.n_components}; use "
+                "method='barnes_hut' for 3 components."
+            )
+        if self.fft_min_intervals > self.fft_max_intervals:
+            raise ValueError(
+                f"fft_min_intervals ({self.fft_min_intervals}) must not exceed "
+                f"fft_max_intervals ({self.fft_max_intervals})"
+            )
         return X
 
-    def _print_perplexity_progress(self, betas):
+    def _resolve_method(self, X):
+        """The gradient method for this fit (resolves method='auto')."""
+        if self.method != "auto":
+            return self.method
+        n_samples = X.shape[0]
+        if self.n_components > 3 or (n_samples <= self._AUTO_EXACT_MAX_SAMPLES and not issparse(X)):
+            return "exact"
+        if self.n_components <= 2 and n_samples >= self._AUTO_FFT_MIN_SAMPLES:
+            return "fft"
+        return "barnes_hut"
+
+    def _print_perplexity_progress(self, betas, distance_scale=1.0):
         n_samples = betas.shape[0]
         for i in range(_PROGRESS_EVERY, n_samples + 1, _PROGRESS_EVERY):
             print(f"[t-SNE] Computed conditional probabilities for sample {i} / {n_samples}")
@@ -253,10 +336,12 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             print(
                 f"[t-SNE] Computed conditional probabilities for sample {n_samples} / {n_samples}"
             )
-        print(f"[t-SNE] Mean sigma: {np.sqrt(n_samples / np.sum(betas)):f}")
+        sigma = np.sqrt(n_samples / np.sum(betas)) * distance_scale
+        print(f"[t-SNE] Mean sigma: {sigma:f}")
 
     def _exact_affinities(self, X, n_threads):
         """Dense P for method='exact' (sklearn's _joint_probabilities)."""
+        check_exact_fits_in_memory(X.shape[0])
         if self.metric == "precomputed":
             distances = X
         else:
@@ -273,14 +358,35 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             raise ValueError("All distances should be positive, the metric given is not correct")
         if self.metric != "euclidean":
             distances = np.asarray(distances, dtype=np.float64) ** 2
+        distances, scale = fit_float32_range(
+            np.asarray(distances, dtype=np.float64), kind="squared_distances"
+        )
         P, betas = _core.joint_probabilities_exact(
             np.ascontiguousarray(distances, dtype=np.float32),
             float(self.perplexity),
             n_threads,
         )
         if self.verbose:
-            self._print_perplexity_progress(betas)
+            self._print_perplexity_progress(betas, scale)
         return P
+
+    def _use_approximate_neighbors(self, native, n_samples, sparse):
+        if self.neighbors == "approx":
+            if not native:
+                raise ValueError(
+                    "neighbors='approx' needs dense X and metric='euclidean' without "
+                    f"metric_params, got metric={self.metric!r}, "
+                    f"metric_params={self.metric_params!r}"
+                    + (" and sparse X" if sparse else "")
+                    + "; use neighbors='exact' or 'auto'."
+                )
+            return True
+        return (
+            self.neighbors == "auto"
+            and native
+            and n_samples >= self._AUTO_APPROX_MIN_SAMPLES
+            and _ann.faiss_available()
+        )
 
     def _nearest_neighbors(self, X, n_neighbors, n_threads):
         """(indices, squared distances), each (n_samples, n_neighbors)."""
@@ -291,7 +397,11 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             and not self.metric_params
             and not issparse(X)
         )
-        if native:
+        if self._use_approximate_neighbors(native, n_samples, issparse(X)):
+            t0 = time()
+            indices, sq_distances = _ann.approximate_knn(X, n_neighbors, n_threads)
+            duration = time() - t0
+        elif native:
             t0 = time()
             X = np.ascontiguousarray(X)
             if self.verbose:
@@ -332,13 +442,18 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         n_neighbors = min(n_samples - 1, int(3.0 * self.perplexity + 1))
         if self.verbose:
             print(f"[t-SNE] Computing {n_neighbors} nearest neighbors...")
+        # P does not change when every distance is scaled by one factor; extreme inputs
+        # are scaled by a power of two so their squared distances fit float32.
+        X, scale = fit_float32_range(
+            X, kind="distances" if self.metric == "precomputed" else "data"
+        )
         indices, sq_distances = self._nearest_neighbors(X, n_neighbors, n_threads)
         t0 = time()
         indptr, columns, data, betas = _core.joint_probabilities_nn(
             indices, sq_distances, float(self.perplexity), n_threads
         )
         if self.verbose:
-            self._print_perplexity_progress(betas)
+            self._print_perplexity_progress(betas, scale)
         if self.verbose >= 2:
             print(f"[t-SNE] Computed conditional probabilities in {time() - t0:.3f}s")
         return indptr, columns, data
@@ -360,9 +475,15 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             pca = PCA(n_components=self.n_components, random_state=random_state)
             # Always output a numpy array, no matter what is configured globally
             pca.set_output(transform="default")
-            X_embedded = pca.fit_transform(X).astype(np.float32, copy=False)
-            # PC1 rescaled to standard deviation 1e-4 (sklearn issue #18018).
-            return X_embedded / np.std(X_embedded[:, 0]) * 1e-4
+            with warnings.catch_warnings():
+                # Constant data has no principal direction (handled just below).
+                warnings.simplefilter("ignore", RuntimeWarning)
+                X_embedded = pca.fit_transform(X).astype(np.float32, copy=False)
+            std = np.std(X_embedded[:, 0], dtype=np.float64)
+            if np.isfinite(std) and std > 0 and np.all(np.isfinite(X_embedded)):
+                # PC1 rescaled to standard deviation 1e-4 (sklearn issue #18018).
+                return X_embedded / std * 1e-4
+            # All rows identical: sklearn would divide by zero here; start at random.
         # 'random': iid Gaussians with standard deviation 1e-4.
         return 1e-4 * random_state.standard_normal(size=(n_samples, self.n_components)).astype(
             np.float32
@@ -371,22 +492,26 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     # --------------------------------------------------------------- the fit
     def _fit(self, X):
         if self.learning_rate == "auto":
-            # See issue #18018
-            self.learning_rate_ = X.shape[0] / self.early_exaggeration / 4
+            # See issue #18018 (_num_samples: lists work too; sklearn needs X.shape)
+            self.learning_rate_ = _num_samples(X) / self.early_exaggeration / 4
             self.learning_rate_ = np.maximum(self.learning_rate_, 50)
         else:
             self.learning_rate_ = self.learning_rate
 
         X = self._validate_input(X)
+        self._method = self._resolve_method(X)
         random_state = check_random_state(self.random_state)
         n_samples = X.shape[0]
         n_threads = resolve_n_threads(self.n_jobs)
         if self.verbose:
             simd = _core.simd_info()["default"]
-            print(f"[t-SNE] acctsne {_core.__version__}: {n_threads} threads, SIMD {simd}")
+            print(
+                f"[t-SNE] acctsne {_core.__version__}: {n_threads} threads, SIMD {simd}, "
+                f"gradient {self._method}"
+            )
 
         t0 = time()
-        if self.method == "exact":
+        if self._method == "exact":
             P = self._exact_affinities(X, n_threads)
         else:
             P = self._sparse_affinities(X, n_threads)
@@ -410,7 +535,22 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             progress=progress,
             **phase,
         )
-        if self.method == "barnes_hut":
+        if self._method == "fft":
+            indptr, indices, data = P
+            result = _core.optimize_fft(
+                Y,
+                indptr,
+                indices,
+                data,
+                exaggeration=float(exaggeration),
+                convolve=_fft.convolver(n_threads),
+                n_interpolation_points=int(self.fft_interpolation_points),
+                min_intervals=int(self.fft_min_intervals),
+                intervals_per_unit=float(self.fft_intervals_per_unit),
+                max_intervals=int(self.fft_max_intervals),
+                **{k: v for k, v in common.items() if k != "dof"},
+            )
+        elif self._method == "barnes_hut":
             indptr, indices, data = P
             result = _core.optimize_barnes_hut(
                 Y,

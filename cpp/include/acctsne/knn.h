@@ -4,7 +4,15 @@
 // to translation and uniform scaling, and the rescaling keeps values near 1, so inputs
 // around 1e30 or 1e-30 neither overflow nor lose precision), using the expansion
 // ||x||^2 + ||y||^2 - 2 x.y with a SIMD dot-product kernel (kernels/). The k distances
-// finally kept are then recomputed exactly in float64 from the original X. As in
+// finally kept are then recomputed exactly in float64 from the original X.
+//
+// Wide rows (>= 256 features, e.g. raw MNIST) are screened instead: the kernel sweeps the
+// m + 1 coordinates of a lower bound (projection on the leading principal subspace plus
+// the residual norm, acctsne/projection.h), and only pairs whose bound can beat the row's
+// current k-th distance get their true distance computed (~1% of pairs on MNIST). A first
+// sweep seeds each row's top k with the k smallest bounds so the second starts from a
+// tight threshold. The bound is a true lower bound (up to a rounding slack), so the result
+// is still the exact top k. As in
 // sklearn's kneighbors(X=None), each sample is excluded from its own neighbours by index
 // (a duplicate row is still a neighbour at distance 0). Ties go to the lower index.
 #pragma once
@@ -21,5 +29,12 @@ namespace acctsne {
 template <typename T>
 void ExactKnn(const T* X, int64_t n, int64_t d, int64_t k, SimdLevel level, ThreadPool& pool,
               int32_t* out_indices, float* out_sq_distances);
+
+// For a neighbour graph found elsewhere (an approximate search): indices (n x k, each row
+// k distinct other rows) are sorted in place by exact float64 distance, ties by index,
+// and the squared distances written (n x k). Invalid indices raise InvalidArgument.
+template <typename T>
+void RefineNeighbors(const T* X, int64_t n, int64_t d, int64_t k, SimdLevel level,
+                     ThreadPool& pool, int32_t* indices, float* out_sq_distances);
 
 }  // namespace acctsne

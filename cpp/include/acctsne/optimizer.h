@@ -19,6 +19,7 @@
 
 #include "acctsne/attraction.h"
 #include "acctsne/common.h"
+#include "acctsne/interpolation.h"
 #include "acctsne/parallel.h"
 #include "acctsne/quadtree.h"
 #include "acctsne/simd.h"
@@ -43,36 +44,70 @@ class GradientEngine {
   PhaseTimes times;
 };
 
-// Barnes-Hut: tree rebuilt every call; P (CSR) is multiplied by `exaggeration`.
+// The sparse-P engines: grad = c (A - R / Z), c = 2 (dof + 1) / dof, with the attraction A
+// over P (multiplied by `exaggeration`) and the repulsion R, Z from the subclass.
 // On its first call the engine renumbers the points into the Morton order of the
 // embedding at that moment and relabels P accordingly, so that the neighbours of a row
 // (close in the embedding) are close in memory; the attraction then gathers from cache.
 // The renumbering is internal: Y and the gradient stay in the caller's order.
-class BarnesHutEngine : public GradientEngine {
+class SparseEngine : public GradientEngine {
  public:
-  BarnesHutEngine(const CsrView& P, float exaggeration, int dims, float angle, int dof,
-                  SimdLevel level, ThreadPool& pool);
-  double Compute(const float* Y, bool compute_error, float* grad) override;
-  const char* name() const override { return "barnes_hut"; }
+  double Compute(const float* Y, bool compute_error, float* grad) final;
 
- private:
-  CsrView P_;
-  float exaggeration_;  // applied while relabelling P (Renumber)
+ protected:
+  SparseEngine(const CsrView& P, float exaggeration, int dims, int dof, SimdLevel level,
+               ThreadPool& pool);
+  // Writes R (n x dims, caller's order) into neg and returns Z.
+  virtual double Repulsion(const float* Y, float* neg) = 0;
+  // A Morton order of the points of Y (asked once, after the first Repulsion).
+  virtual std::vector<int32_t> MortonOrder(const float* Y) = 0;
+
+  int64_t P_n_rows() const { return P_.n_rows; }
   int dims_;
-  float angle_;
   int dof_;
   SimdLevel level_;
   ThreadPool& pool_;
-  QuadTree tree_;
+
+ private:
+  void Renumber(std::vector<int32_t> order);
+  CsrView P_;
+  float exaggeration_;  // applied while relabelling P (Renumber)
   std::vector<float> neg_, pos_;
   // Points renumbered into Morton order: perm_[s] is the original index of point s.
-  void Renumber();
   std::vector<int32_t> perm_;
   std::vector<int64_t> perm_indptr_;
   std::vector<int32_t> perm_indices_;
   std::vector<float> perm_data_, y_perm_;
   CsrView P_perm_;
   PSums p_sums_;
+};
+
+// Barnes-Hut: tree rebuilt every call.
+class BarnesHutEngine : public SparseEngine {
+ public:
+  BarnesHutEngine(const CsrView& P, float exaggeration, int dims, float angle, int dof,
+                  SimdLevel level, ThreadPool& pool);
+  const char* name() const override { return "barnes_hut"; }
+
+ private:
+  double Repulsion(const float* Y, float* neg) override;
+  std::vector<int32_t> MortonOrder(const float*) override { return tree_.order(); }
+  float angle_;
+  QuadTree tree_;
+};
+
+// FFT-accelerated interpolation (acctsne/interpolation.h); dims 1 or 2, dof 1.
+class FftEngine : public SparseEngine {
+ public:
+  FftEngine(const CsrView& P, float exaggeration, int dims, const InterpolationParams& params,
+            GridConvolver& convolver, SimdLevel level, ThreadPool& pool);
+  const char* name() const override { return "fft"; }
+
+ private:
+  double Repulsion(const float* Y, float* neg) override;
+  std::vector<int32_t> MortonOrder(const float* Y) override;
+  InterpolationParams params_;
+  GridConvolver& convolver_;
 };
 
 // Exact O(N^2) gradient over a dense P (n x n) multiplied by `exaggeration`.

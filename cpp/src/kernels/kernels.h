@@ -33,6 +33,25 @@ void DotTileAvx512(ACCTSNE_DOT_TILE_ARGS);
 // The implementation for `level` (which must be compiled in).
 DotTileFn GetDotTile(SimdLevel level);
 
+// Squared Euclidean distance of two rows of n floats, accumulated in kDistanceSums
+// interleaved partial sums (feature f goes to sum f % kDistanceSums) that are then added
+// in order: the same association at every level.
+inline constexpr int kDistanceSums = 16;
+using SquaredDistanceFn = float (*)(const float* a, const float* b, int64_t n);
+float SquaredDistanceScalar(const float* a, const float* b, int64_t n);
+float SquaredDistanceAvx2(const float* a, const float* b, int64_t n);
+float SquaredDistanceAvx512(const float* a, const float* b, int64_t n);
+SquaredDistanceFn GetSquaredDistance(SimdLevel level);
+
+// The same distance in double precision (exact products of the float inputs), in
+// kDistanceSums64 interleaved partial sums added in order.
+inline constexpr int kDistanceSums64 = 8;
+using SquaredDistance64Fn = double (*)(const float* a, const float* b, int64_t n);
+double SquaredDistance64Scalar(const float* a, const float* b, int64_t n);
+double SquaredDistance64Avx2(const float* a, const float* b, int64_t n);
+double SquaredDistance64Avx512(const float* a, const float* b, int64_t n);
+SquaredDistance64Fn GetSquaredDistance64(SimdLevel level);
+
 // Barnes-Hut interaction-list kernel (acctsne/repulsion.h). Lanes are the points of a
 // group (kGroupLanes-padded), so every point sums its own interactions in list order.
 inline constexpr int kGroupLanes = 16;

@@ -113,6 +113,56 @@ inline void DotTileImpl(const float* __restrict queries, int64_t ld, int nq,
   }
 }
 
+template <int W>
+inline float SquaredDistanceImpl(const float* __restrict a, const float* __restrict b,
+                                 int64_t n) {
+  using V = typename Lanes<W>::F;
+  constexpr int kVectors = kDistanceSums / W;
+  V acc[kVectors];
+  for (int v = 0; v < kVectors; ++v) acc[v] = V{};
+  int64_t f = 0;
+  for (; f + kDistanceSums <= n; f += kDistanceSums) {
+    for (int v = 0; v < kVectors; ++v) {
+      const V diff = LoadLanes<V>(a + f + v * W) - LoadLanes<V>(b + f + v * W);
+      acc[v] += diff * diff;
+    }
+  }
+  float sums[kDistanceSums];
+  __builtin_memcpy(sums, acc, sizeof(sums));
+  for (int l = 0; f < n; ++f, ++l) {
+    const float diff = a[f] - b[f];
+    sums[l] += diff * diff;
+  }
+  float total = 0.0f;
+  for (int l = 0; l < kDistanceSums; ++l) total += sums[l];
+  return total;
+}
+
+// Eight doubles per step whatever the ISA (the compiler splits the vector into 2, 4 or 1
+// registers), so the partial sums are the same at every level.
+inline double SquaredDistance64Impl(const float* __restrict a, const float* __restrict b,
+                                    int64_t n) {
+  typedef float F8 __attribute__((vector_size(32)));
+  typedef double D8 __attribute__((vector_size(64)));
+  static_assert(kDistanceSums64 == 8, "one D8 vector of partial sums");
+  D8 acc = D8{};
+  int64_t f = 0;
+  for (; f + 8 <= n; f += 8) {
+    F8 av, bv;
+    __builtin_memcpy(&av, a + f, sizeof(av));
+    __builtin_memcpy(&bv, b + f, sizeof(bv));
+    const D8 diff = __builtin_convertvector(av, D8) - __builtin_convertvector(bv, D8);
+    acc += diff * diff;
+  }
+  double sums[8];
+  __builtin_memcpy(sums, &acc, sizeof(sums));
+  for (int l = 0; f < n; ++f, ++l) {
+    const double diff = static_cast<double>(a[f]) - static_cast<double>(b[f]);
+    sums[l] += diff * diff;
+  }
+  return ((sums[0] + sums[1]) + (sums[2] + sums[3])) + ((sums[4] + sums[5]) + (sums[6] + sums[7]));
+}
+
 template <int kDims, int kDof, int W, bool kCheckDuplicates>
 __attribute__((always_inline)) inline void InteractRange(
     const typename Lanes<W>::F* p, const InteractionList& list, int e_begin, int e_end,
@@ -332,6 +382,26 @@ inline double LogSumImpl(const int64_t* indptr, const int32_t* indices, const fl
 
 #else
 // Plain loops for compilers without vector extensions.
+inline double SquaredDistance64Impl(const float* a, const float* b, int64_t n) {
+  double sums[kDistanceSums64] = {};
+  for (int64_t f = 0; f < n; ++f) {
+    const double diff = static_cast<double>(a[f]) - static_cast<double>(b[f]);
+    sums[f % kDistanceSums64] += diff * diff;
+  }
+  return ((sums[0] + sums[1]) + (sums[2] + sums[3])) + ((sums[4] + sums[5]) + (sums[6] + sums[7]));
+}
+template <int W>
+inline float SquaredDistanceImpl(const float* a, const float* b, int64_t n) {
+  float sums[kDistanceSums] = {};
+  for (int64_t f = 0; f < n; ++f) {
+    const float diff = a[f] - b[f];
+    sums[f % kDistanceSums] += diff * diff;
+  }
+  float total = 0.0f;
+  for (int l = 0; l < kDistanceSums; ++l) total += sums[l];
+  return total;
+}
+
 template <int W>
 inline void DotTileImpl(const float* queries, int64_t ld, int nq, const float* tile,
                         int n_features, const float* q_norms, const float* tile_norms,
@@ -491,6 +561,12 @@ inline InteractFn InteractFor(int dims, int dof) {
   InteractFn Interact##Suffix(int dims, int dof) { return InteractFor<W>(dims, dof); }    \
   AttractFn Attract##Suffix(int dims, int dof) { return AttractFor<W>(dims, dof); }       \
   LogSumFn LogSum##Suffix(int dims) { return LogSumFor<W>(dims); }                        \
+  double SquaredDistance64##Suffix(const float* a, const float* b, int64_t n) {           \
+    return SquaredDistance64Impl(a, b, n);                                                \
+  }                                                                                       \
+  float SquaredDistance##Suffix(const float* a, const float* b, int64_t n) {              \
+    return SquaredDistanceImpl<W>(a, b, n);                                               \
+  }                                                                                       \
   void DotTile##Suffix(ACCTSNE_DOT_TILE_ARGS) {                                           \
     DotTileImpl<W>(queries, ld_queries, nq, tile, n_features, q_norms, tile_norms,        \
                    thresholds, out, masks);                                               \

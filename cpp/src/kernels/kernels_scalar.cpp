@@ -41,6 +41,18 @@ DotTileFn GetDotTile(SimdLevel level) {
                          ACCTSNE_IF_AVX512(DotTileAvx512));
 }
 
+SquaredDistanceFn GetSquaredDistance(SimdLevel level) {
+  return Pick<SquaredDistanceFn>(level, &SquaredDistanceScalar,
+                                 ACCTSNE_IF_AVX2(SquaredDistanceAvx2),
+                                 ACCTSNE_IF_AVX512(SquaredDistanceAvx512));
+}
+
+SquaredDistance64Fn GetSquaredDistance64(SimdLevel level) {
+  return Pick<SquaredDistance64Fn>(level, &SquaredDistance64Scalar,
+                                   ACCTSNE_IF_AVX2(SquaredDistance64Avx2),
+                                   ACCTSNE_IF_AVX512(SquaredDistance64Avx512));
+}
+
 InteractFn GetInteract(SimdLevel level, int dims, int dof) {
   CheckShape(dims, dof);
   return Pick<InteractFn (*)(int, int)>(level, &InteractScalar, ACCTSNE_IF_AVX2(InteractAvx2),

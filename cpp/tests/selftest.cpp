@@ -1,0 +1,151 @@
+// Runs every pipeline phase of the core library on small synthetic data, without Python,
+// and checks a few invariants. Built by `ACCTSNE_BUILD_TESTS=ON` for the sanitizer runs
+// (.ci/sanitize: AddressSanitizer + UndefinedBehaviorSanitizer, or ThreadSanitizer),
+// which catch memory and threading errors the Python tests cannot see.
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "acctsne/affinity.h"
+#include "acctsne/common.h"
+#include "acctsne/exact.h"
+#include "acctsne/interpolation.h"
+#include "acctsne/knn.h"
+#include "acctsne/optimizer.h"
+#include "acctsne/parallel.h"
+#include "acctsne/quadtree.h"
+#include "acctsne/repulsion.h"
+#include "acctsne/simd.h"
+
+namespace {
+
+int g_failures = 0;
+
+void Check(bool ok, const std::string& what) {
+  if (!ok) {
+    std::fprintf(stderr, "FAILED: %s\n", what.c_str());
+    ++g_failures;
+  }
+}
+
+// Direct O(m^2) circular convolution, the FFT's stand-in in a Python-free build.
+class DirectConvolver : public acctsne::GridConvolver {
+ public:
+  void Convolve(int dims, int64_t n, const double* kernel, int n_charges,
+                double* grids) override {
+    const int64_t cells = dims == 1 ? n : n * n;
+    const int64_t side = n + 1;
+    std::vector<double> out(static_cast<size_t>(cells));
+    for (int c = 0; c < n_charges; ++c) {
+      double* g = grids + c * cells;
+      for (int64_t t = 0; t < cells; ++t) {
+        double sum = 0.0;
+        for (int64_t s = 0; s < cells; ++s) {
+          if (dims == 1) {
+            sum += kernel[std::abs(t - s)] * g[s];
+          } else {
+            const int64_t dy = std::abs(t / n - s / n), dx = std::abs(t % n - s % n);
+            sum += kernel[dy * side + dx] * g[s];
+          }
+        }
+        out[static_cast<size_t>(t)] = sum;
+      }
+      std::copy(out.begin(), out.end(), g);
+    }
+  }
+};
+
+std::vector<float> Blobs(int64_t n, int64_t d, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> centres(4 * d);
+  for (auto& v : centres) v = 6.0f * normal(rng);
+  std::vector<float> X(static_cast<size_t>(n * d));
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t f = 0; f < d; ++f) X[i * d + f] = centres[(i % 4) * d + f] + normal(rng);
+  return X;
+}
+
+void RunPipeline(int n_threads, int64_t n, int64_t d, int dims, const char* method) {
+  acctsne::ThreadPool pool(n_threads, nullptr);
+  const acctsne::SimdLevel level = acctsne::DefaultSimdLevel();
+  const std::vector<float> X = Blobs(n, d, 7);
+  const int64_t k = 30;
+
+  std::vector<int32_t> idx(static_cast<size_t>(n * k));
+  std::vector<float> d2(static_cast<size_t>(n * k));
+  acctsne::ExactKnn(X.data(), n, d, k, level, pool, idx.data(), d2.data());
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t m = 1; m < k; ++m) Check(d2[i * k + m - 1] <= d2[i * k + m], "kNN rows sorted");
+
+  std::vector<int32_t> refined(idx);
+  std::vector<float> refined_d2(d2.size());
+  acctsne::RefineNeighbors(X.data(), n, d, k, level, pool, refined.data(), refined_d2.data());
+  Check(refined == idx, "refining an exact graph keeps it");
+
+  std::vector<double> cond(static_cast<size_t>(n * k)), betas(static_cast<size_t>(n));
+  acctsne::ConditionalProbabilities(d2.data(), n, k, false, 10.0f, pool, cond.data(),
+                                    betas.data());
+  const acctsne::SparseP P = acctsne::SymmetrizeKnn(idx.data(), cond.data(), n, k, pool);
+  double total = 0.0;
+  for (float p : P.data) total += p;
+  Check(std::abs(total - 1.0) < 1e-3, "P sums to 1");
+
+  acctsne::CsrView view{n, P.indptr.data(), P.indices.data(), P.data.data()};
+  std::vector<float> Y(static_cast<size_t>(n * dims));
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal(0.0f, 1e-4f);
+  for (auto& v : Y) v = normal(rng);
+
+  acctsne::QuadTree tree;
+  tree.Build(Y.data(), n, dims, pool);
+  std::vector<float> neg(Y.size());
+  const double z = acctsne::RepulsiveForces(tree, 0.5f, 1, level, pool, neg.data());
+  Check(std::isfinite(z) && z > 0, "Barnes-Hut Z finite");
+
+  acctsne::PhaseParams params;
+  params.max_iter = 60;
+  params.n_iter_check = 20;
+  params.learning_rate = 50.0;
+  acctsne::PhaseResult result;
+  DirectConvolver convolver;
+  if (std::string(method) == "fft") {
+    acctsne::InterpolationParams grid;
+    grid.min_intervals = 6;
+    grid.max_intervals = 12;
+    acctsne::FftEngine engine(view, 12.0f, dims, grid, convolver, level, pool);
+    result = acctsne::GradientDescent(engine, Y.data(), n, dims, params, pool, {});
+  } else {
+    acctsne::BarnesHutEngine engine(view, 12.0f, dims, 0.5f, 1, level, pool);
+    result = acctsne::GradientDescent(engine, Y.data(), n, dims, params, pool, {});
+  }
+  Check(std::isfinite(result.error), std::string(method) + " optimisation KL finite");
+  for (float v : Y) Check(std::isfinite(v), "embedding finite");
+
+  // Bad input must throw, not crash.
+  bool threw = false;
+  try {
+    acctsne::ExactKnn(X.data(), n, d, n, level, pool, idx.data(), d2.data());
+  } catch (const acctsne::InvalidArgument&) {
+    threw = true;
+  }
+  Check(threw, "k >= n rejected");
+}
+
+}  // namespace
+
+int main() {
+  for (int threads : {1, 3}) {
+    for (int dims : {1, 2}) {
+      RunPipeline(threads, 300, 12, dims, "barnes_hut");
+      RunPipeline(threads, 200, 8, dims, "fft");
+    }
+    RunPipeline(threads, 300, 280, 2, "barnes_hut");  // the screened (wide-row) kNN
+    RunPipeline(threads, 250, 6, 3, "barnes_hut");
+  }
+  if (g_failures == 0) std::printf("selftest: all phases passed\n");
+  return g_failures == 0 ? 0 : 1;
+}

@@ -1,0 +1,111 @@
+"""Fuzz target for the native entry points (acctsne._core), run by atheris.
+
+    python tests/fuzz/fuzz_core.py -runs=3000              # the short CI run
+    python tests/fuzz/fuzz_core.py -max_total_time=1800    # a longer campaign
+
+Each input picks an entry point and decodes small arrays (any float values, including NaN,
+infinities, huge and tiny magnitudes; arbitrary neighbour indices and CSR structure) and
+parameters. The only acceptable outcomes are a result or ValueError / TypeError /
+FloatingPointError with a message; anything else (another exception, a crash, a sanitizer
+report, a hang) is a finding.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import atheris
+
+with atheris.instrument_imports():
+    import numpy as np
+
+    from acctsne import _core, _fft
+
+ALLOWED = (ValueError, TypeError, FloatingPointError)
+SPECIALS = [np.nan, np.inf, -np.inf, 1e30, -1e30, 1e-30, 0.0, 3e38, -3e38]
+
+
+def floats(fdp, count):
+    values = np.array([fdp.ConsumeFloat() for _ in range(count)], dtype=np.float64)
+    if count and fdp.ConsumeBool():
+        values[fdp.ConsumeIntInRange(0, count - 1)] = SPECIALS[fdp.ConsumeIntInRange(0, 8)]
+    return values
+
+
+def matrix(fdp, rows, cols, dtype):
+    return floats(fdp, rows * cols).reshape(rows, cols).astype(dtype)
+
+
+def csr(fdp, n):
+    nnz = fdp.ConsumeIntInRange(0, 4 * n)
+    if fdp.ConsumeBool():  # a well-formed structure
+        counts = np.bincount(
+            np.array([fdp.ConsumeIntInRange(0, n - 1) for _ in range(nnz)], dtype=np.int64),
+            minlength=n,
+        )
+        indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    else:  # anything
+        indptr = np.array([fdp.ConsumeIntInRange(-2, nnz + 2) for _ in range(n + 1)], np.int64)
+    indices = np.array([fdp.ConsumeIntInRange(-2, n + 1) for _ in range(nnz)], np.int32)
+    data = np.abs(floats(fdp, nnz)).astype(np.float32)
+    return indptr, indices, data
+
+
+def one_input(raw):
+    fdp = atheris.FuzzedDataProvider(raw)
+    target = fdp.ConsumeIntInRange(0, 6)
+    n = fdp.ConsumeIntInRange(0, 40)
+    d = fdp.ConsumeIntInRange(0, 300 if fdp.ConsumeBool() else 6)
+    threads = fdp.ConsumeIntInRange(1, 3)
+    dtype = np.float32 if fdp.ConsumeBool() else np.float64
+    k = fdp.ConsumeIntInRange(-1, n + 1)
+    try:
+        if target == 0:
+            _core.knn_exact(matrix(fdp, n, d, dtype), k, threads)
+        elif target == 1:
+            neighbors = np.array(
+                [[fdp.ConsumeIntInRange(-1, n) for _ in range(max(k, 0))] for _ in range(n)],
+                dtype=np.int32,
+            ).reshape(n, max(k, 0))
+            _core.refine_neighbors(matrix(fdp, n, d, dtype), neighbors, threads)
+        elif target == 2:
+            d2 = np.abs(matrix(fdp, n, max(k, 0), np.float32))
+            _core.conditional_probabilities(d2, fdp.ConsumeFloat(), fdp.ConsumeBool(), threads)
+        elif target == 3:
+            neighbors = np.array(
+                [[fdp.ConsumeIntInRange(-1, n) for _ in range(max(k, 0))] for _ in range(n)],
+                dtype=np.int32,
+            ).reshape(n, max(k, 0))
+            d2 = np.abs(matrix(fdp, n, max(k, 0), np.float32))
+            _core.joint_probabilities_nn(neighbors, d2, fdp.ConsumeFloat(), threads)
+        elif target == 4:
+            dims = fdp.ConsumeIntInRange(0, 4)
+            Y = matrix(fdp, n, dims, np.float32)
+            _core.gradient_bh(
+                Y, *csr(fdp, n), fdp.ConsumeFloat(), fdp.ConsumeIntInRange(0, 3), True, threads
+            )
+        elif target == 5:
+            dims = fdp.ConsumeIntInRange(0, 3)
+            Y = matrix(fdp, n, dims, np.float32)
+            _core.gradient_fft(
+                Y,
+                *csr(fdp, n),
+                _fft.convolver(threads),
+                fdp.ConsumeIntInRange(0, 9),
+                fdp.ConsumeIntInRange(0, 20),
+                fdp.ConsumeFloat(),
+                fdp.ConsumeIntInRange(0, 20),
+                True,
+                threads,
+            )
+        else:
+            dims = fdp.ConsumeIntInRange(0, 4)
+            _core.build_tree(matrix(fdp, n, dims, np.float32), threads)
+    except ALLOWED as exc:
+        if not str(exc):
+            raise AssertionError(f"{type(exc).__name__} without a message") from exc
+
+
+if __name__ == "__main__":
+    atheris.Setup(sys.argv, one_input)
+    atheris.Fuzz()
