@@ -21,7 +21,7 @@
 namespace acctsne {
 namespace {
 
-constexpr int kGroupSize = 64;  // points per group, at most
+constexpr int kGroupSize = 128;  // points per group, at most
 constexpr int64_t kGroupsPerBlock = 4;
 constexpr int kStackCapacity = 64 * 8 + 8;
 constexpr int kLanes = kernels::kGroupLanes;

@@ -51,6 +51,43 @@ __attribute__((always_inline)) inline V SqrtLanes(V x) {
   return x;
 }
 
+// 1 / x to within about an ulp: the hardware's reciprocal estimate refined by one
+// Newton step, e = 1 - x r, r + r e. A division's throughput (one vector per ~10 cycles
+// on AVX-512) bounds the Barnes-Hut kernel; this costs a few FMAs. Deterministic (same
+// instructions for every thread count), though not the correctly rounded quotient.
+// Inputs are capped at kReciprocalCap: the estimate of infinity is 0, and the Newton
+// step would turn inf * 0 into NaN where a division gives 0 (an overflowing embedding
+// must still reach the optimiser's non-finite check, not poison Z).
+constexpr float kReciprocalCap = 1e30f;
+template <int W, typename V>
+__attribute__((always_inline)) inline V ReciprocalLanes(V x) {
+  x = x > kReciprocalCap ? kReciprocalCap : x;  // (NaN stays NaN)
+#if defined(__AVX512F__)
+  if constexpr (W == 16) {
+    __m512 xv, r;
+    __builtin_memcpy(&xv, &x, sizeof(xv));
+    r = _mm512_maskz_rcp14_ps(0xFFFF, xv);  // (the unmasked form trips -Wmaybe-uninitialized)
+    r = _mm512_fmadd_ps(r, _mm512_fnmadd_ps(xv, r, _mm512_set1_ps(1.0f)), r);
+    V out;
+    __builtin_memcpy(&out, &r, sizeof(out));
+    return out;
+  }
+#endif
+#if defined(__AVX2__) && defined(__FMA__)
+  if constexpr (W == 8) {
+    __m256 xv, r;
+    __builtin_memcpy(&xv, &x, sizeof(xv));
+    r = _mm256_rcp_ps(xv);  // 12-bit estimate: two Newton steps reach float precision
+    r = _mm256_fmadd_ps(r, _mm256_fnmadd_ps(xv, r, _mm256_set1_ps(1.0f)), r);
+    r = _mm256_fmadd_ps(r, _mm256_fnmadd_ps(xv, r, _mm256_set1_ps(1.0f)), r);
+    V out;
+    __builtin_memcpy(&out, &r, sizeof(out));
+    return out;
+  }
+#endif
+  return 1.0f / x;
+}
+
 // Bits l of the result: p[l] < threshold, for l < W.
 template <int W>
 __attribute__((always_inline)) inline uint64_t LessMask(const float* p, float threshold) {
@@ -163,53 +200,84 @@ inline double SquaredDistance64Impl(const float* __restrict a, const float* __re
   return ((sums[0] + sums[1]) + (sums[2] + sums[3])) + ((sums[4] + sums[5]) + (sums[6] + sums[7]));
 }
 
-template <int kDims, int kDof, int W, bool kCheckDuplicates>
+template <int kDims, int kDof, int W, int kVecs, bool kCheckDuplicates>
 __attribute__((always_inline)) inline void InteractRange(
-    const typename Lanes<W>::F* p, const InteractionList& list, int e_begin, int e_end,
-    typename Lanes<W>::F* f, typename Lanes<W>::F& zs) {
+    const typename Lanes<W>::F (*p)[kDims], const InteractionList& list, int e_begin,
+    int e_end, typename Lanes<W>::F (*f)[kDims], typename Lanes<W>::F* zs) {
   using V = typename Lanes<W>::F;
   using VI = typename Lanes<W>::I;
   const float kEps = 1e-6f;  // sklearn's duplicate tolerance
   for (int e = e_begin; e < e_end; ++e) {
-    V diff[kDims];
-    V d2 = V{};
-    VI near = VI{} - 1;  // all lanes true
+    float entry[kDims];
+    for (int a = 0; a < kDims; ++a) entry[a] = list.pos[a][e];
+    const float count = list.count[e];
+    // kVecs independent vectors of points per entry: their accumulators form separate
+    // dependency chains (one chain would wait on the add latency every entry), and each
+    // entry is loaded once for all of them. Every lane still sums in list order.
+    for (int v = 0; v < kVecs; ++v) {
+      V diff[kDims];
+      V d2 = V{};
+      VI near = VI{} - 1;  // all lanes true
+      for (int a = 0; a < kDims; ++a) {
+        diff[a] = p[v][a] - entry[a];
+        d2 += diff[a] * diff[a];
+        if constexpr (kCheckDuplicates) near &= (diff[a] <= kEps) & (diff[a] >= -kEps);
+      }
+      V w;
+      if constexpr (kDof == 1) {
+        w = ReciprocalLanes<W>(1.0f + d2);
+      } else {
+        const V x = 2.0f * ReciprocalLanes<W>(2.0f + d2);
+        w = x * SqrtLanes<W>(x);
+      }
+      V cw = count * w;
+      if constexpr (kCheckDuplicates) cw = reinterpret_cast<V>(reinterpret_cast<VI>(cw) & ~near);
+      zs[v] += cw;
+      const V m = cw * w;
+      for (int a = 0; a < kDims; ++a) f[v][a] += m * diff[a];
+    }
+  }
+}
+
+// Applies the list to kVecs consecutive vectors of points starting at lane l0.
+template <int kDims, int kDof, int W, int kVecs>
+__attribute__((always_inline)) inline void InteractVectors(const float* const* pos, int l0,
+                                                           const InteractionList& list,
+                                                           float* const* force, float* z) {
+  using V = typename Lanes<W>::F;
+  V p[kVecs][kDims], f[kVecs][kDims], zs[kVecs];
+  for (int v = 0; v < kVecs; ++v) {
     for (int a = 0; a < kDims; ++a) {
-      diff[a] = p[a] - list.pos[a][e];
-      d2 += diff[a] * diff[a];
-      if constexpr (kCheckDuplicates) near &= (diff[a] <= kEps) & (diff[a] >= -kEps);
+      p[v][a] = LoadLanes<V>(pos[a] + l0 + v * W);
+      f[v][a] = V{};
     }
-    V w;
-    if constexpr (kDof == 1) {
-      w = 1.0f / (1.0f + d2);
-    } else {
-      const V x = 2.0f / (2.0f + d2);
-      w = x * SqrtLanes<W>(x);
-    }
-    V cw = list.count[e] * w;
-    if constexpr (kCheckDuplicates) cw = reinterpret_cast<V>(reinterpret_cast<VI>(cw) & ~near);
-    zs += cw;
-    const V m = cw * w;
-    for (int a = 0; a < kDims; ++a) f[a] += m * diff[a];
+    zs[v] = V{};
+  }
+  InteractRange<kDims, kDof, W, kVecs, false>(p, list, 0, list.n_plain, f, zs);
+  InteractRange<kDims, kDof, W, kVecs, true>(p, list, list.n_plain, list.size, f, zs);
+  for (int v = 0; v < kVecs; ++v) {
+    StoreLanes(z + l0 + v * W, zs[v]);
+    for (int a = 0; a < kDims; ++a) StoreLanes(force[a] + l0 + v * W, f[v][a]);
   }
 }
 
 template <int kDims, int kDof, int W>
 inline void InteractImpl(const float* const* pos, int n_points, const InteractionList& list,
                          float* const* force, float* z) {
-  using V = typename Lanes<W>::F;
-  for (int l0 = 0; l0 < n_points; l0 += W) {
-    V p[kDims], f[kDims];
-    for (int a = 0; a < kDims; ++a) {
-      p[a] = LoadLanes<V>(pos[a] + l0);
-      f[a] = V{};
-    }
-    V zs = V{};
-    InteractRange<kDims, kDof, W, false>(p, list, 0, list.n_plain, f, zs);
-    InteractRange<kDims, kDof, W, true>(p, list, list.n_plain, list.size, f, zs);
-    StoreLanes(z + l0, zs);
-    for (int a = 0; a < kDims; ++a) StoreLanes(force[a] + l0, f[a]);
-  }
+  // As many vectors at once as the registers hold: each needs 2 kDims + 1 accumulators
+  // and positions, out of 32 vector registers (AVX-512) or 16 (AVX2, SSE2).
+  constexpr int kRegisters = W == 16 ? 32 : 16;
+  constexpr int kMaxVecs = (kRegisters - 8) / (2 * kDims + 1) >= 4   ? 4
+                           : (kRegisters - 8) / (2 * kDims + 1) >= 2 ? 2
+                                                                      : 1;
+  int l0 = 0;
+  if constexpr (kMaxVecs >= 4)
+    for (; l0 + 4 * W <= n_points; l0 += 4 * W)
+      InteractVectors<kDims, kDof, W, 4>(pos, l0, list, force, z);
+  if constexpr (kMaxVecs >= 2)
+    for (; l0 + 2 * W <= n_points; l0 += 2 * W)
+      InteractVectors<kDims, kDof, W, 2>(pos, l0, list, force, z);
+  for (; l0 < n_points; l0 += W) InteractVectors<kDims, kDof, W, 1>(pos, l0, list, force, z);
 }
 // Gathers coordinate `a` of the W neighbours idx[0..W) from Y (n x kDims).
 template <int W, int kDims, typename V>
@@ -305,8 +373,8 @@ inline void AttractImpl(const int64_t* indptr, const int32_t* indices, const flo
       }
       V w;
       if constexpr (kDof == 1) {
-        w = 1.0f / (1.0f + d2);
-      } else {
+        w = 1.0f / (1.0f + d2);  // (a reciprocal estimate measured slower here: the
+      } else {                   // gathers, not the divider, bound this loop)
         const V x = 2.0f / (2.0f + d2);
         w = x * SqrtLanes<W>(x);
       }
