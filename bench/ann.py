@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from acctsne.benchmark import datasets
 
-import datasets
+import _local  # noqa: F401  (data directory default)
 
 SAMPLE = 2000
 

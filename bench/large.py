@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from acctsne.benchmark import datasets
+from acctsne.benchmark.run import label_accuracy, run_one
 
-import datasets
-from run import label_accuracy, run_one
+import _local  # noqa: F401  (data directory default)
 
 
 def main():

@@ -12,17 +12,14 @@ ratios between phases of the same run, or alternate runs.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 from acctsne import _core
+from acctsne.benchmark import datasets
 
-import datasets
+import _local  # noqa: F401  (data directory default)
 
 
 def main():

@@ -30,17 +30,15 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from acctsne.benchmark import datasets, libraries
 
-import datasets
-import libraries
+import _local  # noqa: F401  (data directory default)
 
 _CHILD = """
-import json, sys
-sys.path.insert(0, {bench!r})
+import json
 import numpy as np
-import datasets
 from acctsne import TSNE, _core
+from acctsne.benchmark import datasets
 X, _ = datasets.load({dataset!r})
 tsne = TSNE(n_jobs={threads}, random_state=0)
 tsne.fit(X)
@@ -54,9 +52,7 @@ print(json.dumps({{"phases": tsne._phase_times, "nnz": nnz, "n": X.shape[0],
 
 def fit_in_subprocess(dataset, threads):
     env = libraries.thread_env(threads)
-    code = _CHILD.format(
-        bench=str(Path(__file__).resolve().parent), dataset=dataset, threads=threads
-    )
+    code = _CHILD.format(dataset=dataset, threads=threads)
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True
     )

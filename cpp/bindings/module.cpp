@@ -324,11 +324,15 @@ py::array_t<float, py::array::c_style> RequireEmbedding(const py::array& Y) {
 
 acctsne::PhaseParams MakePhaseParams(int start_iter, int max_iter, int n_iter_check,
                                      int n_iter_without_progress, double momentum,
-                                     double learning_rate, double min_grad_norm) {
+                                     double learning_rate, double min_grad_norm,
+                                     int n_iter_report) {
+  if (n_iter_report < 0)
+    throw acctsne::InvalidArgument(acctsne::StrCat("n_iter_report must be >= 0, got ", n_iter_report));
   acctsne::PhaseParams p;
   p.start_iter = start_iter;
   p.max_iter = max_iter;
   p.n_iter_check = n_iter_check;
+  p.n_iter_report = n_iter_report;
   p.n_iter_without_progress = n_iter_without_progress;
   p.momentum = momentum;
   p.learning_rate = learning_rate;
@@ -343,6 +347,7 @@ py::dict PhaseResultToDict(const acctsne::PhaseResult& r, const acctsne::PhaseTi
   out["grad_norm"] = r.grad_norm;
   out["stop_reason"] = r.reason == acctsne::StopReason::kNoProgress      ? "no_progress"
                        : r.reason == acctsne::StopReason::kSmallGradient ? "small_gradient"
+                       : r.reason == acctsne::StopReason::kStopRequested ? "stop_requested"
                                                                          : "max_iter";
   py::dict times;
   times["tree_build"] = t.tree_build;
@@ -360,7 +365,10 @@ acctsne::ProgressFn MakeProgress(const std::optional<py::function>& callback) {
   py::function fn = *callback;
   return [fn](int iteration, double error, double grad_norm, double seconds) {
     py::gil_scoped_acquire gil;
-    fn(iteration, error, grad_norm, seconds);
+    const py::object stop = fn(iteration, error, grad_norm, seconds);
+    const int truth = PyObject_IsTrue(stop.ptr());  // None, False -> continue
+    if (truth < 0) throw py::error_already_set();
+    return truth == 1;
   };
 }
 
@@ -369,12 +377,13 @@ template <typename MakeEngine>
 py::dict RunPhase(const py::array& Y_any, int start_iter, int max_iter, int n_iter_check,
                   int n_iter_without_progress, double momentum, double learning_rate,
                   double min_grad_norm, int n_threads,
-                  const std::optional<py::function>& progress, MakeEngine&& make_engine) {
+                  const std::optional<py::function>& progress, int n_iter_report,
+                  MakeEngine&& make_engine) {
   auto Y = RequireEmbedding(Y_any);
   const int64_t n = Y.shape(0);
   const int dims = static_cast<int>(Y.shape(1));
   const auto params = MakePhaseParams(start_iter, max_iter, n_iter_check, n_iter_without_progress,
-                                      momentum, learning_rate, min_grad_norm);
+                                      momentum, learning_rate, min_grad_norm, n_iter_report);
   auto progress_fn = MakeProgress(progress);
   float* y_ptr = Y.mutable_data();
   acctsne::PhaseResult result;
@@ -392,11 +401,11 @@ py::dict OptimizeBH(const py::array& Y, const CArray<int64_t>& indptr,
                     float exaggeration, float angle, int dof, int start_iter, int max_iter,
                     int n_iter_check, int n_iter_without_progress, double momentum,
                     double learning_rate, double min_grad_norm, int n_threads,
-                    const std::optional<py::function>& progress) {
+                    const std::optional<py::function>& progress, int n_iter_report) {
   const acctsne::CsrView P = MakeCsr(indptr, indices, data, Y.ndim() == 2 ? Y.shape(0) : -1);
   const acctsne::SimdLevel level = acctsne::DefaultSimdLevel();
   return RunPhase(Y, start_iter, max_iter, n_iter_check, n_iter_without_progress, momentum,
-                  learning_rate, min_grad_norm, n_threads, progress,
+                  learning_rate, min_grad_norm, n_threads, progress, n_iter_report,
                   [&](int64_t, int dims, ThreadPool& pool) {
                     return std::make_unique<acctsne::BarnesHutEngine>(
                         P, exaggeration, dims, angle, dof, level, pool);
@@ -410,14 +419,14 @@ py::dict OptimizeFft(const py::array& Y, const CArray<int64_t>& indptr,
                      int max_intervals, int start_iter, int max_iter, int n_iter_check,
                      int n_iter_without_progress, double momentum, double learning_rate,
                      double min_grad_norm, int n_threads,
-                     const std::optional<py::function>& progress) {
+                     const std::optional<py::function>& progress, int n_iter_report) {
   const acctsne::CsrView P = MakeCsr(indptr, indices, data, Y.ndim() == 2 ? Y.shape(0) : -1);
   const acctsne::SimdLevel level = acctsne::DefaultSimdLevel();
   const auto params = MakeInterpolationParams(n_interpolation_points, min_intervals,
                                               intervals_per_unit, max_intervals);
   PythonConvolver convolver(convolve);
   return RunPhase(Y, start_iter, max_iter, n_iter_check, n_iter_without_progress, momentum,
-                  learning_rate, min_grad_norm, n_threads, progress,
+                  learning_rate, min_grad_norm, n_threads, progress, n_iter_report,
                   [&](int64_t, int dims, ThreadPool& pool) {
                     return std::make_unique<acctsne::FftEngine>(P, exaggeration, dims, params,
                                                                 convolver, level, pool);
@@ -428,11 +437,11 @@ py::dict OptimizeExact(const py::array& Y, const CArray<double>& P, double exagg
                        int dof, int start_iter, int max_iter, int n_iter_check,
                        int n_iter_without_progress, double momentum, double learning_rate,
                        double min_grad_norm, int n_threads,
-                       const std::optional<py::function>& progress) {
+                       const std::optional<py::function>& progress, int n_iter_report) {
   RequireShape(P, "P", Y.ndim() == 2 ? Y.shape(0) : -1, Y.ndim() == 2 ? Y.shape(0) : -1);
   const double* p_ptr = P.data();
   return RunPhase(Y, start_iter, max_iter, n_iter_check, n_iter_without_progress, momentum,
-                  learning_rate, min_grad_norm, n_threads, progress,
+                  learning_rate, min_grad_norm, n_threads, progress, n_iter_report,
                   [&](int64_t n, int dims, ThreadPool& pool) {
                     return std::make_unique<acctsne::ExactEngine>(p_ptr, n, exaggeration, dims,
                                                                   dof, pool);
@@ -493,7 +502,7 @@ PYBIND11_MODULE(_core, m) {
         py::arg("intervals_per_unit"), py::arg("max_intervals"), py::arg("start_iter"),
         py::arg("max_iter"), py::arg("n_iter_check"), py::arg("n_iter_without_progress"),
         py::arg("momentum"), py::arg("learning_rate"), py::arg("min_grad_norm"),
-        py::arg("n_threads"), py::arg("progress") = py::none(),
+        py::arg("n_threads"), py::arg("progress") = py::none(), py::arg("n_iter_report") = 0,
         "One phase of gradient descent with the FFT-interpolation gradient (Y in place).");
   m.def("gradient_exact", &GradientExact, py::arg("Y"), py::arg("P"), py::arg("dof") = 1,
         py::arg("compute_error") = true, py::arg("n_threads") = 1,
@@ -504,12 +513,12 @@ PYBIND11_MODULE(_core, m) {
         py::arg("data"), py::arg("exaggeration"), py::arg("angle"), py::arg("dof"),
         py::arg("start_iter"), py::arg("max_iter"), py::arg("n_iter_check"),
         py::arg("n_iter_without_progress"), py::arg("momentum"), py::arg("learning_rate"),
-        py::arg("min_grad_norm"), py::arg("n_threads"), py::arg("progress") = py::none(),
+        py::arg("min_grad_norm"), py::arg("n_threads"), py::arg("progress") = py::none(), py::arg("n_iter_report") = 0,
         "One phase of gradient descent with the Barnes-Hut gradient (Y updated in place).");
   m.def("optimize_exact", &OptimizeExact, py::arg("Y"), py::arg("P"), py::arg("exaggeration"),
         py::arg("dof"), py::arg("start_iter"), py::arg("max_iter"), py::arg("n_iter_check"),
         py::arg("n_iter_without_progress"), py::arg("momentum"), py::arg("learning_rate"),
-        py::arg("min_grad_norm"), py::arg("n_threads"), py::arg("progress") = py::none(),
+        py::arg("min_grad_norm"), py::arg("n_threads"), py::arg("progress") = py::none(), py::arg("n_iter_report") = 0,
         "One phase of gradient descent with the exact gradient (Y updated in place).");
   m.def("simd_info", &SimdInfo, "Compiled, supported and default SIMD levels.");
 }

@@ -170,7 +170,8 @@ PhaseResult GradientDescent(GradientEngine& engine, float* Y, int64_t n, int dim
     pool.check_interrupt();
     result.last_iter = it;
     const bool check = (it + 1) % params.n_iter_check == 0;
-    const bool compute_error = check || it == params.max_iter - 1;
+    const bool report = params.n_iter_report > 0 && (it + 1) % params.n_iter_report == 0;
+    const bool compute_error = check || report || it == params.max_iter - 1;
     result.error = engine.Compute(Y, compute_error, grad.data());
 
     auto t0 = Clock::now();
@@ -201,15 +202,16 @@ PhaseResult GradientDescent(GradientEngine& engine, float* Y, int64_t n, int dim
                                     it + 1, "; check the scale of init and learning_rate (",
                                     params.learning_rate, ")"));
     }
-    if (!check) continue;
+    if (!check && !report) continue;
 
     double norm2 = 0.0;
     for (double v : block_norm2) norm2 += v;
     result.grad_norm = std::sqrt(norm2);
-    if (progress) {
-      const double seconds = SecondsSince(tic);
-      progress(it + 1, result.error, result.grad_norm, seconds);
+    if (progress && progress(it + 1, result.error, result.grad_norm, SecondsSince(tic))) {
+      result.reason = StopReason::kStopRequested;
+      break;
     }
+    if (!check) continue;
     tic = Clock::now();
     if (result.error < best_error) {
       best_error = result.error;

@@ -31,6 +31,7 @@ from sklearn.utils.validation import _num_samples, check_non_negative, validate_
 from . import _ann, _core, _fft
 from ._config import resolve_n_threads
 from ._limits import check_exact_fits_in_memory, fit_float32_range
+from ._progress import Reporter, as_callback_list
 
 __all__ = ["TSNE"]
 
@@ -122,6 +123,19 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         on 2 cores), approximate above when faiss is installed. Other metrics take their
         neighbours from scikit-learn; a precomputed sparse kNN graph plugs in any
         other search.
+    callbacks : callable or list of callables, default=None
+        (acctsne extension) Called during the optimisation as
+        ``callback(iteration, kl_divergence, embedding)`` every
+        ``callbacks_every_iters`` iterations, with the number of iterations done, the
+        objective as sklearn's verbose output reports it (during early exaggeration, the
+        KL divergence of the exaggerated P) and a copy of the current embedding. A
+        callback returning True stops the fit there: ``embedding_`` is the embedding
+        at that iteration and ``n_iter_`` its index.
+    callbacks_every_iters : int, default=50
+        (acctsne extension) Iterations between callback calls.
+    progress_bar : bool, default=False
+        (acctsne extension) Show the optimisation's progress as a bar (tqdm if
+        installed, else one line on stderr), updated every 50 iterations.
 
     Attributes
     ----------
@@ -190,6 +204,9 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         "fft_intervals_per_unit": [Interval(Real, 0, None, closed="neither")],
         "fft_max_intervals": [Interval(Integral, 1, None, closed="left")],
         "neighbors": [StrOptions({"auto", "exact", "approx"})],
+        "callbacks": [None, callable, list, tuple],
+        "callbacks_every_iters": [Interval(Integral, 1, None, closed="left")],
+        "progress_bar": ["boolean"],
     }
     # Parameters that scikit-learn's TSNE does not have (their defaults change nothing).
     _EXTENSIONS = (
@@ -198,6 +215,9 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         "fft_intervals_per_unit",
         "fft_max_intervals",
         "neighbors",
+        "callbacks",
+        "callbacks_every_iters",
+        "progress_bar",
     )
     # neighbors="auto": approximate neighbours (when faiss is installed) from this many
     # samples on; below it the exact search is about as fast (bench/results/ann.md).
@@ -235,6 +255,9 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         fft_intervals_per_unit=1.0,
         fft_max_intervals=200,
         neighbors="auto",
+        callbacks=None,
+        callbacks_every_iters=50,
+        progress_bar=False,
     ):
         self.n_components = n_components
         self.perplexity = perplexity
@@ -256,6 +279,9 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.fft_intervals_per_unit = fft_intervals_per_unit
         self.fft_max_intervals = fft_max_intervals
         self.neighbors = neighbors
+        self.callbacks = callbacks
+        self.callbacks_every_iters = callbacks_every_iters
+        self.progress_bar = progress_bar
 
     def _check_params_vs_input(self, X):
         n_samples = _num_samples(X)
@@ -524,15 +550,15 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         degrees_of_freedom = max(self.n_components - 1, 1)
         return self._tsne(P, degrees_of_freedom, X_embedded, n_threads)
 
-    def _run_phase(self, P, Y, dof, n_threads, *, exaggeration, **phase):
-        progress = self._print_iteration if self.verbose >= 2 else None
+    def _run_phase(self, P, Y, dof, n_threads, reporter, *, exaggeration, **phase):
         common = dict(
             dof=dof,
             n_iter_check=self._N_ITER_CHECK,
             learning_rate=float(self.learning_rate_),
             min_grad_norm=float(self.min_grad_norm),
             n_threads=n_threads,
-            progress=progress,
+            progress=reporter.progress(),
+            n_iter_report=reporter.n_iter_report,
             **phase,
         )
         if self._method == "fft":
@@ -576,13 +602,9 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                     f"[t-SNE] Iteration {result['last_iter'] + 1:d}: gradient norm "
                     f"{result['grad_norm']:f}. Finished."
                 )
+            elif result["stop_reason"] == "stop_requested":
+                print(f"[t-SNE] Iteration {result['last_iter'] + 1:d}: stopped by a callback.")
         return result["error"], result["last_iter"]
-
-    def _print_iteration(self, iteration, error, grad_norm, duration):
-        print(
-            f"[t-SNE] Iteration {iteration:d}: error = {error:.7f}, gradient norm = "
-            f"{grad_norm:.7f} ({self._N_ITER_CHECK} iterations in {duration:0.3f}s)"
-        )
 
     def _accumulate_times(self, times):
         for key, value in times.items():
@@ -592,13 +614,36 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         """Runs sklearn's two-phase schedule on the native optimiser."""
         out_dtype = X_embedded.dtype if isinstance(self.init, np.ndarray) else np.float32
         Y = np.array(X_embedded, dtype=np.float32, order="C", copy=True)
+        reporter = Reporter(
+            verbose=self.verbose,
+            n_iter_check=self._N_ITER_CHECK,
+            callbacks=as_callback_list(self.callbacks),
+            callbacks_every_iters=self.callbacks_every_iters,
+            progress_bar=self.progress_bar,
+            max_iter=self.max_iter,
+            embedding=Y,
+            out_dtype=out_dtype,
+        )
+        try:
+            kl_divergence, it = self._optimize(P, degrees_of_freedom, Y, n_threads, reporter)
+        finally:
+            reporter.finish(self.max_iter if reporter.stopped_at is None else reporter.stopped_at)
 
+        self.n_iter_ = it
+        if self.verbose:
+            print(f"[t-SNE] KL divergence after {it + 1:d} iterations: {kl_divergence:f}")
+        self.kl_divergence_ = kl_divergence
+        return Y.astype(out_dtype, copy=False)
+
+    def _optimize(self, P, degrees_of_freedom, Y, n_threads, reporter):
+        """sklearn's two phases on Y in place: (final KL, index of the last iteration)."""
         # Part 1: early exaggeration with momentum 0.5.
         kl_divergence, it = self._run_phase(
             P,
             Y,
             degrees_of_freedom,
             n_threads,
+            reporter,
             exaggeration=self.early_exaggeration,
             start_iter=0,
             max_iter=self._EXPLORATION_MAX_ITER,
@@ -611,6 +656,9 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 f"exaggeration: {kl_divergence:f}"
             )
 
+        if reporter.stopped_at is not None:
+            return kl_divergence, it
+
         # Part 2: no exaggeration, momentum 0.8.
         remaining = self.max_iter - self._EXPLORATION_MAX_ITER
         if it < self._EXPLORATION_MAX_ITER or remaining > 0:
@@ -619,18 +667,14 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 Y,
                 degrees_of_freedom,
                 n_threads,
+                reporter,
                 exaggeration=1.0,
                 start_iter=it + 1,
                 max_iter=self.max_iter,
                 n_iter_without_progress=self.n_iter_without_progress,
                 momentum=0.8,
             )
-
-        self.n_iter_ = it
-        if self.verbose:
-            print(f"[t-SNE] KL divergence after {it + 1:d} iterations: {kl_divergence:f}")
-        self.kl_divergence_ = kl_divergence
-        return Y.astype(out_dtype, copy=False)
+        return kl_divergence, it
 
     # ------------------------------------------------------------ public API
     @_fit_context(

@@ -132,6 +132,7 @@ struct PhaseParams {
   int start_iter = 0;
   int max_iter = 250;
   int n_iter_check = 50;
+  int n_iter_report = 0;  // extra progress calls every this many iterations (0: none)
   int n_iter_without_progress = 300;
   double momentum = 0.8;
   double learning_rate = 200.0;
@@ -139,7 +140,7 @@ struct PhaseParams {
   double min_grad_norm = 1e-7;
 };
 
-enum class StopReason { kMaxIter = 0, kNoProgress = 1, kSmallGradient = 2 };
+enum class StopReason { kMaxIter = 0, kNoProgress = 1, kSmallGradient = 2, kStopRequested = 3 };
 
 struct PhaseResult {
   int last_iter = 0;       // index of the last iteration run (sklearn's `it`)
@@ -148,9 +149,11 @@ struct PhaseResult {
   StopReason reason = StopReason::kMaxIter;
 };
 
-// Called on every check iteration: (iteration + 1, error, grad norm, seconds since the
-// previous check). May throw (the exception propagates out of GradientDescent).
-using ProgressFn = std::function<void(int, double, double, double)>;
+// Called on every check and report iteration: (iteration + 1, error, grad norm, seconds
+// since the previous check). Returning true stops the phase after this iteration
+// (StopReason::kStopRequested). May throw (the exception propagates out of
+// GradientDescent).
+using ProgressFn = std::function<bool(int, double, double, double)>;
 
 // Runs iterations [start_iter, max_iter) on Y (n x dims, updated in place).
 PhaseResult GradientDescent(GradientEngine& engine, float* Y, int64_t n, int dims,

@@ -1,6 +1,6 @@
 """One benchmark run in a fresh process: load data, fit one library, save the result.
 
-    python bench/worker.py --lib acctsne --dataset digits --n-jobs 2 --seed 0 --out RUN
+    python -m acctsne.benchmark.worker --lib acctsne --dataset digits --n-jobs 2 --seed 0 --out RUN
 
 writes RUN.npy (the embedding) and RUN.json (wall and CPU seconds of the fit, peak RSS
 of the process, the library's phase times where it reports them).
@@ -11,16 +11,12 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import datasets
-import libraries
+from acctsne.benchmark import datasets, libraries
 
 
 def peak_rss_mb():

@@ -2,8 +2,9 @@
 
     digits                    sklearn's digits (ships with scikit-learn), 1797 x 64
     blobs:N:D                 seeded Gaussian mixture, 10 centres, N points in D dims
-    mnist[:N][:pca50]         $ACCTSNE_DATA_DIR/mnist_70k.npz (default ../shared/data),
-                              first N rows (all when omitted), raw 784-d or PCA to 50
+    mnist[:N][:pca50]         $ACCTSNE_DATA_DIR/mnist_70k.npz (bench/ in a source checkout
+                              defaults it to ../shared/data), a seeded subsample of N
+                              rows (all when omitted), raw 784-d or PCA to 50
     path/to/file.npz[:N][:pca50]   any .npz with X (and optionally y)
 
 Raw pixel data is converted to float32 and not rescaled; PCA-50 uses sklearn's PCA
@@ -16,10 +17,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-
-DATA_DIR = Path(
-    os.environ.get("ACCTSNE_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data")
-)
 
 
 def _blobs(n, d, seed=0):
@@ -59,9 +56,15 @@ def load(spec):
     if name == "blobs":
         return _blobs(int(options[0]), int(options[1]))
     if name == "mnist":
-        path = DATA_DIR / "mnist_70k.npz"
+        data_dir = os.environ.get("ACCTSNE_DATA_DIR")
+        if not data_dir:
+            raise FileNotFoundError(
+                "the 'mnist' dataset is read from $ACCTSNE_DATA_DIR/mnist_70k.npz; set "
+                "ACCTSNE_DATA_DIR (or give the .npz path as the dataset)"
+            )
+        path = Path(data_dir) / "mnist_70k.npz"
         if not path.exists():
-            raise FileNotFoundError(f"{path} not found; set ACCTSNE_DATA_DIR")
+            raise FileNotFoundError(f"{path} not found; check ACCTSNE_DATA_DIR")
         return _npz(path, options)
     if name.endswith(".npz"):
         return _npz(Path(name), options)

@@ -1,0 +1,134 @@
+"""Type stub of acctsne._core, the native extension (private: use acctsne.TSNE)."""
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+__version__: str
+
+def build_tree(Y: ArrayLike, n_threads: int = ...) -> dict[str, Any]:
+    """Build the Morton-ordered tree and return its arrays (for tests)."""
+
+def conditional_probabilities(
+    sq_distances: ArrayLike, perplexity: float, exact: bool = ..., n_threads: int = ...
+) -> tuple[Any, ...]:
+    """Perplexity binary search: (conditional P float64, betas)."""
+
+def gradient_bh(
+    Y: ArrayLike,
+    indptr: ArrayLike,
+    indices: ArrayLike,
+    data: ArrayLike,
+    angle: float = ...,
+    dof: int = ...,
+    compute_error: bool = ...,
+    n_threads: int = ...,
+    simd_level: str | None = ...,
+) -> tuple[Any, ...]:
+    """Barnes-Hut KL gradient: (kl, grad float32)."""
+
+def gradient_exact(
+    Y: ArrayLike, P: ArrayLike, dof: int = ..., compute_error: bool = ..., n_threads: int = ...
+) -> tuple[Any, ...]:
+    """Exact KL gradient in float64: (kl, grad)."""
+
+def gradient_fft(
+    Y: ArrayLike,
+    indptr: ArrayLike,
+    indices: ArrayLike,
+    data: ArrayLike,
+    convolve: Callable[..., Any],
+    n_interpolation_points: int = ...,
+    min_intervals: int = ...,
+    intervals_per_unit: float = ...,
+    max_intervals: int = ...,
+    compute_error: bool = ...,
+    n_threads: int = ...,
+) -> tuple[Any, ...]:
+    """FFT-interpolation KL gradient: (kl, grad float32)."""
+
+def joint_probabilities_exact(
+    sq_distances: ArrayLike, perplexity: float, n_threads: int = ...
+) -> tuple[Any, ...]:
+    """Dense exact-method P: (P, betas)."""
+
+def joint_probabilities_nn(
+    neighbors: ArrayLike, sq_distances: ArrayLike, perplexity: float, n_threads: int = ...
+) -> tuple[Any, ...]:
+    """Symmetric normalised P from a kNN graph: (indptr, indices, data, betas)."""
+
+def knn_exact(
+    X: np.ndarray, k: int, n_threads: int = ..., simd_level: str | None = ...
+) -> tuple[Any, ...]:
+    """Exact kNN: (indices int32, squared distances float32)."""
+
+def optimize_barnes_hut(
+    Y: np.ndarray,
+    indptr: ArrayLike,
+    indices: ArrayLike,
+    data: ArrayLike,
+    exaggeration: float,
+    angle: float,
+    dof: int,
+    start_iter: int,
+    max_iter: int,
+    n_iter_check: int,
+    n_iter_without_progress: int,
+    momentum: float,
+    learning_rate: float,
+    min_grad_norm: float,
+    n_threads: int,
+    progress: Callable[..., Any] | None = ...,
+    n_iter_report: int = ...,
+) -> dict[str, Any]:
+    """One phase of gradient descent with the Barnes-Hut gradient (Y updated in place)."""
+
+def optimize_exact(
+    Y: np.ndarray,
+    P: ArrayLike,
+    exaggeration: float,
+    dof: int,
+    start_iter: int,
+    max_iter: int,
+    n_iter_check: int,
+    n_iter_without_progress: int,
+    momentum: float,
+    learning_rate: float,
+    min_grad_norm: float,
+    n_threads: int,
+    progress: Callable[..., Any] | None = ...,
+    n_iter_report: int = ...,
+) -> dict[str, Any]:
+    """One phase of gradient descent with the exact gradient (Y updated in place)."""
+
+def optimize_fft(
+    Y: np.ndarray,
+    indptr: ArrayLike,
+    indices: ArrayLike,
+    data: ArrayLike,
+    exaggeration: float,
+    convolve: Callable[..., Any],
+    n_interpolation_points: int,
+    min_intervals: int,
+    intervals_per_unit: float,
+    max_intervals: int,
+    start_iter: int,
+    max_iter: int,
+    n_iter_check: int,
+    n_iter_without_progress: int,
+    momentum: float,
+    learning_rate: float,
+    min_grad_norm: float,
+    n_threads: int,
+    progress: Callable[..., Any] | None = ...,
+    n_iter_report: int = ...,
+) -> dict[str, Any]:
+    """One phase of gradient descent with the FFT-interpolation gradient (Y in place)."""
+
+def refine_neighbors(X: np.ndarray, neighbors: ArrayLike, n_threads: int = ...) -> tuple[Any, ...]:
+    """Exact distances for a given kNN graph, rows sorted: (indices int32, sq distances)."""
+
+def simd_info() -> dict[str, Any]:
+    """Compiled, supported and default SIMD levels."""
