@@ -101,7 +101,16 @@ def run_pynndescent(X, k, n_jobs):
     return idx
 
 
+def run_acctsne_approx(X, k, n_jobs):
+    """acctsne's own neighbors='approx' search (sharded faiss HNSW, exact refinement)."""
+    from acctsne import _ann
+
+    idx, _ = _ann.approximate_knn(X, k, n_jobs)
+    return np.hstack([np.arange(len(X))[:, None], idx])  # with self, like the others
+
+
 LIBRARIES = {
+    "acctsne-approx": run_acctsne_approx,
     "faiss-ivf": run_faiss_ivf,
     "faiss-hnsw": run_faiss_hnsw,
     "hnswlib": run_hnswlib,

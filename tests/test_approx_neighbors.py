@@ -37,6 +37,45 @@ def test_same_graph_for_any_thread_count():
         np.testing.assert_array_equal(out[1], ref[1])
 
 
+@pytest.fixture
+def sharded(monkeypatch):
+    """Small inputs take the sharded path of large ones (two graphs, merged results)."""
+    monkeypatch.setattr(_ann, "_SHARD_MIN_SAMPLES", 1000)
+
+
+def test_sharded_graphs_merge_to_the_nearest_and_ignore_thread_count(sharded):
+    X, _ = blobs(4000, 12, seed=3)
+    assert len(_ann._shards(len(X))) == _ann._N_SHARDS == 2
+    k = 40
+    ref_idx, _ = _core.knn_exact(X, k, 2)
+    idx, d2 = _ann.approximate_knn(X, k, 1)
+    assert recall(idx, ref_idx) > 0.99
+    assert 0.4 < np.mean(idx % 2 == 0) < 0.6  # neighbours come from both shards
+    assert not np.any(idx == np.arange(len(X))[:, None])
+    assert np.all(np.diff(d2, axis=1) >= 0)
+    for n_threads in (2, 3):
+        out = _ann.approximate_knn(X, k, n_threads)
+        np.testing.assert_array_equal(out[0], idx)
+        np.testing.assert_array_equal(out[1], d2)
+
+
+def test_shard_merge_keeps_the_k_smallest_with_ties_to_the_first_shard():
+    class FakeIndex:
+        def __init__(self, labels, distances):
+            self.hnsw = type("H", (), {})()
+            self._result = (np.array([distances], np.float32), np.array([labels]))
+
+        def search(self, queries, k):
+            return self._result
+
+    shards = [np.array([0, 2, 4, 6]), np.array([1, 3, 5, 7])]
+    indexes = [FakeIndex([0, 1, 3], [0.0, 2.0, 5.0]), FakeIndex([2, 0, -1], [2.0, 3.0, 0.0])]
+    merged = _ann._search_shards(indexes, shards, np.zeros((1, 2), np.float32), 3)
+    # shard 0's local 1 -> row 2 (d 2.0) ties shard 1's local 2 -> row 5 (d 2.0): first
+    # shard first; shard 1's -1 (nothing found) never wins.
+    np.testing.assert_array_equal(merged, [[0, 2, 5]])
+
+
 def test_duplicates_keep_self_out():
     X, _ = blobs(500, 8)
     X[100:120] = X[7]  # 21 identical rows

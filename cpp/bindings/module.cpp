@@ -119,6 +119,15 @@ py::tuple RefineNeighbors(const py::array& X_any, const CArray<int32_t>& neighbo
   return py::make_tuple(indices, sq_dist);
 }
 
+// Hands a vector's buffer to NumPy without a copy (the array owns the vector): at a
+// million points P is ~1 GB, which a copy would briefly double.
+template <typename T>
+py::array_t<T> MoveToArray(std::vector<T>&& v) {
+  auto* owned = new std::vector<T>(std::move(v));
+  py::capsule owner(owned, [](void* p) { delete static_cast<std::vector<T>*>(p); });
+  return py::array_t<T>(static_cast<py::ssize_t>(owned->size()), owned->data(), owner);
+}
+
 py::tuple ConditionalProbabilities(const CArray<float>& sq_dist, float perplexity, bool exact,
                                    int n_threads) {
   if (sq_dist.ndim() != 2) throw acctsne::InvalidArgument("distances must be 2-D");
@@ -139,7 +148,7 @@ py::tuple JointProbabilitiesNN(const CArray<int32_t>& neighbors, const CArray<fl
   if (sq_dist.ndim() != 2) throw acctsne::InvalidArgument("distances must be 2-D");
   const int64_t n = sq_dist.shape(0), k = sq_dist.shape(1);
   RequireShape(neighbors, "neighbors", n, k);
-  std::vector<double> cond(static_cast<size_t>(n * k));
+  std::vector<float> cond(static_cast<size_t>(n * k));
   py::array_t<double> betas(n);
   double* b_ptr = betas.mutable_data();
   acctsne::SparseP P;
@@ -147,15 +156,10 @@ py::tuple JointProbabilitiesNN(const CArray<int32_t>& neighbors, const CArray<fl
   const int32_t* nb_ptr = neighbors.data();
   RunWithoutGil(n_threads, [&](ThreadPool& pool) {
     acctsne::ConditionalProbabilities(d_ptr, n, k, false, perplexity, pool, cond.data(), b_ptr);
-    P = acctsne::SymmetrizeKnn(nb_ptr, cond.data(), n, k, pool);
+    P = acctsne::SymmetrizeKnn(nb_ptr, std::move(cond), n, k, pool);
   });
-  py::array_t<int64_t> indptr(static_cast<py::ssize_t>(P.indptr.size()));
-  py::array_t<int32_t> indices(static_cast<py::ssize_t>(P.indices.size()));
-  py::array_t<float> data(static_cast<py::ssize_t>(P.data.size()));
-  std::memcpy(indptr.mutable_data(), P.indptr.data(), P.indptr.size() * sizeof(int64_t));
-  std::memcpy(indices.mutable_data(), P.indices.data(), P.indices.size() * sizeof(int32_t));
-  std::memcpy(data.mutable_data(), P.data.data(), P.data.size() * sizeof(float));
-  return py::make_tuple(indptr, indices, data, betas);
+  return py::make_tuple(MoveToArray(std::move(P.indptr)), MoveToArray(std::move(P.indices)),
+                        MoveToArray(std::move(P.data)), betas);
 }
 
 py::tuple JointProbabilitiesExact(const CArray<float>& sq_dist, float perplexity, int n_threads) {

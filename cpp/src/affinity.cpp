@@ -5,6 +5,8 @@
 #include <atomic>
 #include <cmath>
 #include <limits>
+#include <type_traits>
+#include <vector>
 
 #include "acctsne/common.h"
 
@@ -55,28 +57,42 @@ double SearchRow(const float* dist, int64_t k, int64_t skip, double desired_entr
 
 }  // namespace
 
+template <typename T>
 void ConditionalProbabilities(const float* sq_distances, int64_t n, int64_t k,
                               bool skip_diagonal, float perplexity, ThreadPool& pool,
-                              double* cond_p, double* betas) {
+                              T* cond_p, double* betas) {
   ACCTSNE_CHECK(perplexity > 0.0f, "perplexity must be > 0, got ", perplexity);
   ACCTSNE_CHECK(!skip_diagonal || k == n, "exact affinities need a square matrix, got ", n,
                 " x ", k);
   const double desired_entropy = std::log(static_cast<double>(perplexity));
   ParallelForRange(pool, n, 64, [&](int64_t begin, int64_t end) {
+    // The search runs in float64 whatever T is; float32 output is rounded once at the end.
+    std::vector<double> scratch(std::is_same_v<T, double> ? 0 : static_cast<size_t>(k));
     for (int64_t i = begin; i < end; ++i) {
-      betas[i] = SearchRow(sq_distances + i * k, k, skip_diagonal ? i : -1, desired_entropy,
-                           cond_p + i * k);
+      double* p = std::is_same_v<T, double> ? reinterpret_cast<double*>(cond_p + i * k)
+                                            : scratch.data();
+      betas[i] = SearchRow(sq_distances + i * k, k, skip_diagonal ? i : -1, desired_entropy, p);
       for (int64_t j = 0; j < k; ++j) {
-        if (!std::isfinite(cond_p[i * k + j]))
+        if (!std::isfinite(p[j]))
           throw NumericalError(StrCat("affinities: non-finite conditional probability in row ",
                                       i, " (beta = ", betas[i], ")"));
       }
+      if constexpr (!std::is_same_v<T, double>)
+        for (int64_t j = 0; j < k; ++j) cond_p[i * k + j] = static_cast<T>(p[j]);
     }
   });
 }
 
-SparseP SymmetrizeKnn(const int32_t* neighbors, const double* cond_p, int64_t n, int64_t k,
+template void ConditionalProbabilities<double>(const float*, int64_t, int64_t, bool, float,
+                                               ThreadPool&, double*, double*);
+template void ConditionalProbabilities<float>(const float*, int64_t, int64_t, bool, float,
+                                              ThreadPool&, float*, double*);
+
+SparseP SymmetrizeKnn(const int32_t* neighbors, std::vector<float> cond, int64_t n, int64_t k,
                       ThreadPool& pool) {
+  ACCTSNE_CHECK(static_cast<int64_t>(cond.size()) == n * k, "conditional P has ", cond.size(),
+                " entries, expected ", n * k);
+  const float* cond_p = cond.data();
   for (int64_t e = 0; e < n * k; ++e) {
     ACCTSNE_CHECK(neighbors[e] >= 0 && neighbors[e] < n, "neighbour index ", neighbors[e],
                   " out of range [0, ", n, ")");
@@ -98,7 +114,7 @@ SparseP SymmetrizeKnn(const int32_t* neighbors, const double* cond_p, int64_t n,
       for (int64_t m = 0; m < k; ++m) {
         int32_t j = neighbors[i * k + m];
         int64_t pos = cursor[j].fetch_add(1, std::memory_order_relaxed);
-        t_entries[pos] = {static_cast<int32_t>(i), static_cast<float>(cond_p[i * k + m])};
+        t_entries[pos] = {static_cast<int32_t>(i), cond_p[i * k + m]};
       }
   });
 
@@ -107,11 +123,13 @@ SparseP SymmetrizeKnn(const int32_t* neighbors, const double* cond_p, int64_t n,
   ParallelForRange(pool, n, kBlock, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       for (int64_t m = 0; m < k; ++m)
-        fwd[i * k + m] = {neighbors[i * k + m], static_cast<float>(cond_p[i * k + m])};
+        fwd[i * k + m] = {neighbors[i * k + m], cond_p[i * k + m]};
       std::sort(fwd.begin() + i * k, fwd.begin() + (i + 1) * k);
       std::sort(t_entries.begin() + t_ptr[i], t_entries.begin() + t_ptr[i + 1]);
     }
   });
+  std::vector<float>().swap(cond);  // both lists hold the values now: free before P
+  cond_p = nullptr;
 
   // Per row: merge the two sorted lists, summing equal columns. Rows are independent;
   // two passes: count, then fill at prefix-summed offsets.

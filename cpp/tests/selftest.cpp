@@ -86,10 +86,11 @@ void RunPipeline(int n_threads, int64_t n, int64_t d, int dims, const char* meth
   acctsne::RefineNeighbors(X.data(), n, d, k, level, pool, refined.data(), refined_d2.data());
   Check(refined == idx, "refining an exact graph keeps it");
 
-  std::vector<double> cond(static_cast<size_t>(n * k)), betas(static_cast<size_t>(n));
+  std::vector<float> cond(static_cast<size_t>(n * k));
+  std::vector<double> betas(static_cast<size_t>(n));
   acctsne::ConditionalProbabilities(d2.data(), n, k, false, 10.0f, pool, cond.data(),
                                     betas.data());
-  const acctsne::SparseP P = acctsne::SymmetrizeKnn(idx.data(), cond.data(), n, k, pool);
+  const acctsne::SparseP P = acctsne::SymmetrizeKnn(idx.data(), std::move(cond), n, k, pool);
   double total = 0.0;
   for (float p : P.data) total += p;
   Check(std::abs(total - 1.0) < 1e-3, "P sums to 1");

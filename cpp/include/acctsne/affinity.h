@@ -20,10 +20,12 @@ namespace acctsne {
 
 // sq_distances: n x k (row i: squared distances from i to k other points). When
 // skip_diagonal is true the matrix is n x n and entry (i, i) is ignored (exact method).
-// Writes conditional probabilities (n x k) and each row's precision beta_i (n).
+// Writes conditional probabilities (n x k; T = double or float, the search itself runs in
+// float64) and each row's precision beta_i (n).
+template <typename T>
 void ConditionalProbabilities(const float* sq_distances, int64_t n, int64_t k,
                               bool skip_diagonal, float perplexity, ThreadPool& pool,
-                              double* cond_p, double* betas);
+                              T* cond_p, double* betas);
 
 // Symmetrised, normalised P in CSR (column indices sorted within each row).
 struct SparseP {
@@ -33,8 +35,11 @@ struct SparseP {
 };
 
 // From a kNN graph (neighbors: n x k indices) and its conditional probabilities
-// (n x k), builds P = (C + C^T) / sum(C + C^T). Duplicated entries are summed.
-SparseP SymmetrizeKnn(const int32_t* neighbors, const double* cond_p, int64_t n, int64_t k,
+// (n x k, float32: P is stored in float32, so wider inputs would only add memory),
+// builds P = (C + C^T) / sum(C + C^T). Duplicated entries are summed. cond is taken by
+// value and freed as soon as it has been copied, before P is allocated (the peak memory
+// of a fit at large n is here).
+SparseP SymmetrizeKnn(const int32_t* neighbors, std::vector<float> cond, int64_t n, int64_t k,
                       ThreadPool& pool);
 
 // Dense exact-method P (n x n, float64): p_ij = max((c_ij + c_ji) / sum, eps) off the
