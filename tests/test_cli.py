@@ -119,7 +119,11 @@ def test_estimator_options_cover_every_parameter():
     from acctsne._cli import _parser
 
     parser, names = _parser()
-    assert set(names) == set(TSNE().get_params()) - {"callbacks", "metric_params"}
+    assert set(names) == set(TSNE().get_params()) - {
+        "callbacks",
+        "callbacks_every_iters",
+        "metric_params",
+    }
     args = parser.parse_args(
         [
             "embed",

@@ -19,8 +19,9 @@ import numpy as np
 __all__ = ["main"]
 
 _COMMANDS = ("demo", "embed", "bench", "config")
-# Estimator parameters that have no command-line form.
-_NOT_ON_COMMAND_LINE = ("callbacks", "metric_params")
+# Estimator parameters that have no command-line form (Python objects, or meaningless
+# without them).
+_NOT_ON_COMMAND_LINE = ("callbacks", "callbacks_every_iters", "metric_params")
 
 
 # ------------------------------------------------------------------------- demo
