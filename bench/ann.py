@@ -14,11 +14,10 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 
-from acctsne.benchmark import datasets
+from acctsne.benchmark import datasets, report
 
 import _local  # noqa: F401  (data directory default)
 
@@ -167,9 +166,6 @@ def main():
             }
             rows.append(row)
             print(json.dumps(row), flush=True)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(rows, indent=1))
     lines = [
         f"# Approximate kNN (k = {args.k}, {args.n_jobs} threads)",
         "",
@@ -181,7 +177,7 @@ def main():
             f"| {r['dataset']} | {r['n']} | {r['d']} | {r['library']} | {r['seconds']:.1f} | "
             f"{r['recall']:.4f} | {r['same_for_1_and_2_threads']} |"
         )
-    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    report.write_outputs(args.out, rows, "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

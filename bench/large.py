@@ -13,9 +13,8 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-from pathlib import Path
 
-from acctsne.benchmark import datasets
+from acctsne.benchmark import datasets, report
 from acctsne.benchmark.run import label_accuracy, run_one
 
 import _local  # noqa: F401  (data directory default)
@@ -49,9 +48,6 @@ def main():
             )
             rows.append(record)
             print(json.dumps(record), flush=True)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(rows, indent=1))
     lines = [
         f"# Large-n run: {args.dataset}, {args.n_jobs} threads",
         "",
@@ -65,7 +61,7 @@ def main():
             f"| {r['library']} | {r['wall_s']:.0f} | {r['peak_rss_mb']:.0f} | "
             f"{r['nn10_preservation']:.3f} | {acc} | {phases} |"
         )
-    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    report.write_outputs(args.out, rows, "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -26,11 +26,10 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 
-from acctsne.benchmark import datasets, libraries
+from acctsne.benchmark import datasets, libraries, report
 
 import _local  # noqa: F401  (data directory default)
 
@@ -38,7 +37,7 @@ _CHILD = """
 import json
 import numpy as np
 from acctsne import TSNE, _core
-from acctsne.benchmark import datasets
+from acctsne.benchmark import datasets, report
 X, _ = datasets.load({dataset!r})
 tsne = TSNE(n_jobs={threads}, random_state=0)
 tsne.fit(X)
@@ -130,9 +129,6 @@ def main():
         "bandwidth": streams,
         "runs": runs,
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(result, indent=1))
 
     head = " | ".join(f"{t} thread(s) s" for t in args.threads)
     speed = " | ".join(f"speed-up {t}t" for t in args.threads[1:])
@@ -154,7 +150,7 @@ def main():
             f"| {t} | {s['attraction_gbs']:.1f} | {s['copy_gbs']:.1f} | "
             f"{100 * s['fraction_of_copy']:.0f}% |"
         )
-    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    report.write_outputs(args.out, result, "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -5,7 +5,6 @@
 #include <atomic>
 #include <cmath>
 #include <limits>
-#include <type_traits>
 #include <vector>
 
 #include "acctsne/common.h"
@@ -66,19 +65,17 @@ void ConditionalProbabilities(const float* sq_distances, int64_t n, int64_t k,
                 " x ", k);
   const double desired_entropy = std::log(static_cast<double>(perplexity));
   ParallelForRange(pool, n, 64, [&](int64_t begin, int64_t end) {
-    // The search runs in float64 whatever T is; float32 output is rounded once at the end.
-    std::vector<double> scratch(std::is_same_v<T, double> ? 0 : static_cast<size_t>(k));
+    // The search runs in float64 whatever T is; the row is rounded to T once at the end.
+    std::vector<double> p(static_cast<size_t>(k));
     for (int64_t i = begin; i < end; ++i) {
-      double* p = std::is_same_v<T, double> ? reinterpret_cast<double*>(cond_p + i * k)
-                                            : scratch.data();
-      betas[i] = SearchRow(sq_distances + i * k, k, skip_diagonal ? i : -1, desired_entropy, p);
+      betas[i] = SearchRow(sq_distances + i * k, k, skip_diagonal ? i : -1, desired_entropy,
+                           p.data());
       for (int64_t j = 0; j < k; ++j) {
         if (!std::isfinite(p[j]))
           throw NumericalError(StrCat("affinities: non-finite conditional probability in row ",
                                       i, " (beta = ", betas[i], ")"));
+        cond_p[i * k + j] = static_cast<T>(p[j]);
       }
-      if constexpr (!std::is_same_v<T, double>)
-        for (int64_t j = 0; j < k; ++j) cond_p[i * k + j] = static_cast<T>(p[j]);
     }
   });
 }

@@ -107,6 +107,8 @@ def approximate_knn(X, k, n_threads):
                 indexes = list(pool.map(lambda part: _build_index(faiss, part), parts))
         del parts
         faiss.omp_set_num_threads(n_threads)
+        for index in indexes:
+            index.hnsw.efSearch = max(int(_HNSW_EF_SEARCH_FACTOR * (k + 1)), 64)
         # int32 per chunk: at 1M points the int64 labels alone would be 0.7 GB.
         found = np.empty((n, k + 1), dtype=np.int32)
         for start in range(0, n, _QUERY_CHUNK):
@@ -125,7 +127,6 @@ def _search_shards(indexes, shards, queries, k):
     go to the earlier shard, so the merge is deterministic."""
     distances, labels = [], []
     for index, rows in zip(indexes, shards):
-        index.hnsw.efSearch = max(int(_HNSW_EF_SEARCH_FACTOR * k), 64)
         d, found = index.search(queries, k)
         labels.append(np.where(found >= 0, rows[np.maximum(found, 0)], -1))
         distances.append(np.where(found >= 0, d, np.inf))

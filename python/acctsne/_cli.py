@@ -103,9 +103,11 @@ def _add_estimator_options(parser):
     group = parser.add_argument_group(
         "t-SNE parameters", "as acctsne.TSNE's (defaults: the estimator's own)"
     )
+    names = []
     for name, param in inspect.signature(TSNE).parameters.items():
         if name in _NOT_ON_COMMAND_LINE:
             continue
+        names.append(name)
         flag = "--" + name.replace("_", "-")
         if isinstance(param.default, bool):
             group.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction)
@@ -119,7 +121,7 @@ def _add_estimator_options(parser):
                 else "VALUE",
                 help=f"default: {param.default!r}",
             )
-    return [name for name in inspect.signature(TSNE).parameters if name not in _NOT_ON_COMMAND_LINE]
+    return names
 
 
 def _read_table(path: Path, label_column):

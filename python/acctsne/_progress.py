@@ -9,7 +9,7 @@ holds the GIL only for that call. The function returns True to stop the fit earl
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
 
@@ -17,20 +17,16 @@ __all__ = ["Reporter", "as_callback_list"]
 
 
 def as_callback_list(callbacks) -> list[Callable]:
-    """``None``, one callable or a sequence of callables -> a list of callables."""
+    """``None``, one callable or a list/tuple of callables (the estimator's parameter
+    validation admits nothing else) -> a list of callables."""
     if callbacks is None:
         return []
     if callable(callbacks):
         return [callbacks]
-    if isinstance(callbacks, Sequence) and not isinstance(callbacks, str):
-        callbacks = list(callbacks)
-        for cb in callbacks:
-            if not callable(cb):
-                raise TypeError(f"callbacks must be callables, got {cb!r}.")
-        return callbacks
-    raise TypeError(
-        f"callbacks must be a callable or a list of callables, got {type(callbacks).__name__}."
-    )
+    for cb in callbacks:
+        if not callable(cb):
+            raise TypeError(f"callbacks must be callables, got {cb!r}.")
+    return list(callbacks)
 
 
 class _TextBar:

@@ -22,15 +22,8 @@ def _class_colors(n_classes, plt):
 
 
 def _pyplot():
+    # (Without a display, matplotlib itself falls back to its file-only Agg backend.)
     try:
-        import matplotlib
-
-        if matplotlib.get_backend().lower() not in ("agg", "pdf", "svg", "ps", "cairo"):
-            # Without a display (servers, CI) fall back to the file-only backend.
-            import os
-
-            if os.name != "nt" and not os.environ.get("DISPLAY"):
-                matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError as exc:
         raise ImportError(

@@ -7,6 +7,15 @@ import sys
 from pathlib import Path
 
 
+def write_outputs(out, data, markdown_text):
+    """Writes <out>.json (data) and <out>.md (markdown_text); returns the Path out."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(data, indent=1))
+    out.with_suffix(".md").write_text(markdown_text)
+    return out
+
+
 def _mb(value):
     return "n/a" if value is None else f"{value:.0f}"
 

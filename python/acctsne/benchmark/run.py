@@ -182,10 +182,7 @@ def main(argv=None, *, prog=None, default_out="acctsne_bench/latest"):
                 results["rows"].append(row)
                 print(report.format_row(row), flush=True)
 
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(results, indent=1))
-    out.with_suffix(".md").write_text(report.markdown(results))
+    out = report.write_outputs(args.out, results, report.markdown(results))
     report.plots(results, out)
     print(f"\nwrote {out.with_suffix('.json')}, {out.with_suffix('.md')}")
     return 0
