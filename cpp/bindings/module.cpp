@@ -305,13 +305,27 @@ py::dict BuildTree(const CArray<float>& Y, int n_threads) {
   const float* y_ptr = Y.data();
   RunWithoutGil(n_threads, [&](ThreadPool& pool) { tree.Build(y_ptr, n, dims, pool); });
   py::dict out;
+  const std::vector<acctsne::PackedNode>& nodes = tree.packed_nodes();
+  const py::ssize_t n_nodes = static_cast<py::ssize_t>(nodes.size());
+  py::array_t<float> com({n_nodes, static_cast<py::ssize_t>(dims)});
+  py::array_t<int32_t> counts(n_nodes), begins(n_nodes), first_children(n_nodes);
+  py::array_t<int16_t> n_children(n_nodes), depths(n_nodes);
+  auto com_out = com.mutable_unchecked<2>();
+  for (py::ssize_t v = 0; v < n_nodes; ++v) {
+    for (int a = 0; a < dims; ++a) com_out(v, a) = nodes[v].com[a];
+    counts.mutable_at(v) = nodes[v].count;
+    begins.mutable_at(v) = nodes[v].begin;
+    first_children.mutable_at(v) = nodes[v].first_child;
+    n_children.mutable_at(v) = nodes[v].n_children;
+    depths.mutable_at(v) = nodes[v].depth;
+  }
   out["order"] = ToArray(tree.order());
-  out["centers_of_mass"] = ToArray(tree.centers_of_mass()).reshape({tree.n_nodes(), static_cast<int64_t>(dims)});
-  out["counts"] = ToArray(tree.counts());
-  out["begins"] = ToArray(tree.begins());
-  out["first_children"] = ToArray(tree.first_children());
-  out["n_children"] = ToArray(tree.n_children());
-  out["depths"] = ToArray(tree.depths());
+  out["centers_of_mass"] = com;
+  out["counts"] = counts;
+  out["begins"] = begins;
+  out["first_children"] = first_children;
+  out["n_children"] = n_children;
+  out["depths"] = depths;
   out["squared_widths"] = ToArray(tree.squared_widths());
   out["lower_bounds"] = std::vector<float>(tree.lower_bounds(), tree.lower_bounds() + dims);
   out["upper_bounds"] = std::vector<float>(tree.upper_bounds(), tree.upper_bounds() + dims);

@@ -106,7 +106,10 @@ __attribute__((always_inline)) inline uint64_t LessMask(const float* p, float th
   return bits;
 }
 
-// Register tile: 4 query rows x 2 vectors of references, accumulators in registers.
+// Register tile: kRows query rows x kVectors vectors of references, accumulators in
+// registers. AVX-512 has 32 registers: 4 x 4 keeps 16 independent FMA chains in flight
+// (two FMA ports x four cycles of latency need at least 8) and loads one reference vector
+// per four FMAs; 16-register ISAs keep 4 x 2.
 template <int W>
 inline void DotTileImpl(const float* __restrict queries, int64_t ld, int nq,
                         const float* __restrict tile, int n_features,
@@ -114,31 +117,30 @@ inline void DotTileImpl(const float* __restrict queries, int64_t ld, int nq,
                         const float* __restrict thresholds, float* __restrict out,
                         uint64_t* __restrict masks) {
   using V = typename Lanes<W>::F;
-  static_assert(kRefTile % (2 * W) == 0, "tile width must hold whole register tiles");
   constexpr int kRows = 4;
+  constexpr int kVectors = W == 16 ? 4 : 2;
+  static_assert(kRefTile % (kVectors * W) == 0, "tile width must hold whole register tiles");
   for (int q0 = 0; q0 < nq; q0 += kRows) {
     const int rows = nq - q0 < kRows ? nq - q0 : kRows;
     const float* a[kRows];
     for (int r = 0; r < kRows; ++r) a[r] = queries + (q0 + (r < rows ? r : 0)) * ld;
-    for (int c0 = 0; c0 < kRefTile; c0 += 2 * W) {
-      V acc[kRows][2];
-      for (int r = 0; r < kRows; ++r) acc[r][0] = acc[r][1] = V{};
+    for (int c0 = 0; c0 < kRefTile; c0 += kVectors * W) {
+      V acc[kRows][kVectors];
+      for (int r = 0; r < kRows; ++r)
+        for (int v = 0; v < kVectors; ++v) acc[r][v] = V{};
       const float* b = tile + c0;
       for (int f = 0; f < n_features; ++f, b += kRefTile) {
-        const V b0 = LoadLanes<V>(b);
-        const V b1 = LoadLanes<V>(b + W);
+        V bv[kVectors];
+        for (int v = 0; v < kVectors; ++v) bv[v] = LoadLanes<V>(b + v * W);
         for (int r = 0; r < kRows; ++r) {
           const float x = a[r][f];
-          acc[r][0] += x * b0;
-          acc[r][1] += x * b1;
+          for (int v = 0; v < kVectors; ++v) acc[r][v] += x * bv[v];
         }
       }
-      const V tn0 = LoadLanes<V>(tile_norms + c0);
-      const V tn1 = LoadLanes<V>(tile_norms + c0 + W);
-      for (int r = 0; r < rows; ++r) {
-        float* o = out + (q0 + r) * kRefTile + c0;
-        StoreLanes(o, q_norms[q0 + r] + tn0 - 2.0f * acc[r][0]);
-        StoreLanes(o + W, q_norms[q0 + r] + tn1 - 2.0f * acc[r][1]);
+      for (int v = 0; v < kVectors; ++v) {
+        const V tn = LoadLanes<V>(tile_norms + c0 + v * W);
+        for (int r = 0; r < rows; ++r)
+          StoreLanes(out + (q0 + r) * kRefTile + c0 + v * W, q_norms[q0 + r] + tn - 2.0f * acc[r][v]);
       }
     }
   }
