@@ -130,3 +130,17 @@ def test_verbose_two_prints_sklearns_lines_with_callbacks(data, capsys):
     lines = [line for line in out.splitlines() if line.startswith("[t-SNE] Iteration")]
     # sklearn prints every 50th iteration only, whatever the callback interval.
     assert [int(line.split()[2].rstrip(":")) for line in lines] == list(range(50, 401, 50))
+
+
+def test_snapshot_equals_a_fit_that_ends_there(data):
+    # The optimiser works on the points in the engine's (Morton) order and writes them
+    # back for each callback: a snapshot must be exactly the embedding a shorter fit ends
+    # with, in the caller's row order.
+    snapshots = {}
+
+    def record(iteration, kl, embedding):
+        snapshots[iteration] = embedding
+
+    TSNE(callbacks=record, callbacks_every_iters=50, **PARAMS).fit(data)
+    shorter = TSNE(**{**PARAMS, "max_iter": 300}).fit(data)
+    np.testing.assert_array_equal(snapshots[300], shorter.embedding_)

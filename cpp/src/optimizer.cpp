@@ -18,8 +18,6 @@ double SecondsSince(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-constexpr int64_t kUpdateBlock = 2048;  // parameters per parallel block
-
 }  // namespace
 
 SparseEngine::SparseEngine(const CsrView& P, float exaggeration, int dims, int dof,
@@ -35,9 +33,11 @@ SparseEngine::SparseEngine(const CsrView& P, float exaggeration, int dims, int d
   pos_.resize(static_cast<size_t>(P.n_rows * dims));
 }
 
-void SparseEngine::Renumber(std::vector<int32_t> order) {
+void SparseEngine::Renumber(const float* Y) {
   const int64_t n = P_.n_rows;
-  perm_ = std::move(order);
+  QuadTree tree;
+  tree.Build(Y, n, dims_, pool_);
+  perm_ = tree.order();
   std::vector<int32_t> inverse(static_cast<size_t>(n));
   for (int64_t s = 0; s < n; ++s) inverse[perm_[s]] = static_cast<int32_t>(s);
   perm_indptr_.assign(static_cast<size_t>(n + 1), 0);
@@ -62,35 +62,57 @@ void SparseEngine::Renumber(std::vector<int32_t> order) {
   P_perm_.indptr = perm_indptr_.data();
   P_perm_.indices = perm_indices_.data();
   P_perm_.data = perm_data_.data();
-  y_perm_.resize(static_cast<size_t>(n * dims_));
   p_sums_ = ComputePSums(P_perm_, pool_);
+}
+
+std::vector<int32_t> SparseEngine::AdoptOrder(const float* Y) {
+  if (perm_.empty()) Renumber(Y);
+  caller_in_perm_order_ = true;
+  return perm_;
+}
+
+bool SparseEngine::SetGradientHook(BlockHook hook) {
+  if (!caller_in_perm_order_) return false;  // (the gradient is scattered otherwise)
+  hook_ = std::move(hook);
+  return true;
 }
 
 double SparseEngine::Compute(const float* Y, bool compute_error, float* grad) {
   const int64_t n = P_.n_rows;
   const int dims = dims_;
   const double z = Repulsion(Y, neg_.data());
-  if (perm_.empty()) Renumber(MortonOrder(Y));
+  if (perm_.empty()) Renumber(Y);
 
   auto t0 = Clock::now();
-  ParallelForRange(pool_, n, kUpdateBlock, [&](int64_t begin, int64_t end) {
-    for (int64_t s = begin; s < end; ++s)
-      for (int a = 0; a < dims; ++a) y_perm_[s * dims + a] = Y[int64_t{perm_[s]} * dims + a];
-  });
-  const double kl = AttractiveForces(P_perm_, y_perm_.data(), dims, dof_, z, compute_error,
-                                     p_sums_, level_, pool_, pos_.data());
+  const float* y_perm = Y;
+  if (!caller_in_perm_order_) {
+    y_perm_.resize(static_cast<size_t>(n * dims));
+    ParallelForRange(pool_, n, kGradientBlock, [&](int64_t begin, int64_t end) {
+      for (int64_t s = begin; s < end; ++s)
+        for (int a = 0; a < dims; ++a) y_perm_[s * dims + a] = Y[int64_t{perm_[s]} * dims + a];
+    });
+    y_perm = y_perm_.data();
+  }
+  const double kl = AttractiveForces(P_perm_, y_perm, dims, dof_, z, compute_error, p_sums_,
+                                     level_, pool_, pos_.data());
+  times.attraction += SecondsSince(t0);
+
+  // grad = c (A - R / Z), and the fused update of the block when the optimiser asked.
+  t0 = Clock::now();
   const float c = static_cast<float>(2.0 * (dof_ + 1.0) / dof_);
-  ParallelForRange(pool_, n, kUpdateBlock, [&](int64_t begin, int64_t end) {
+  const bool same_order = caller_in_perm_order_;
+  ParallelForRange(pool_, n, kGradientBlock, [&](int64_t begin, int64_t end) {
     for (int64_t s = begin; s < end; ++s) {
-      const int64_t i = perm_[s];
+      const int64_t i = same_order ? s : perm_[s];
       for (int a = 0; a < dims; ++a) {
         const float force = static_cast<float>(static_cast<double>(pos_[s * dims + a]) -
                                                static_cast<double>(neg_[i * dims + a]) / z);
         grad[i * dims + a] = force * c;
       }
     }
+    if (hook_) hook_(begin, end);
   });
-  times.attraction += SecondsSince(t0);
+  times.update += SecondsSince(t0);
   return compute_error ? kl : std::numeric_limits<double>::quiet_NaN();
 }
 
@@ -126,12 +148,6 @@ double FftEngine::Repulsion(const float* Y, float* neg) {
   return z;
 }
 
-std::vector<int32_t> FftEngine::MortonOrder(const float* Y) {
-  QuadTree tree;
-  tree.Build(Y, P_n_rows(), dims_, pool_);
-  return tree.order();
-}
-
 ExactEngine::ExactEngine(const double* P, int64_t n, double exaggeration, int dims, int dof,
                          ThreadPool& pool)
     : P_(P), n_(n), exaggeration_(exaggeration), dims_(dims), dof_(dof), pool_(pool),
@@ -151,12 +167,64 @@ PhaseResult GradientDescent(GradientEngine& engine, float* Y, int64_t n, int dim
                             const ProgressFn& progress) {
   ACCTSNE_CHECK(params.n_iter_check >= 1, "n_iter_check must be >= 1, got ", params.n_iter_check);
   const int64_t size = n * dims;
+  // The engine may prefer its own order of the points: then Y is worked on as a copy in
+  // that order, written back to the caller's Y before every progress call and at the end.
+  const std::vector<int32_t> order = engine.AdoptOrder(Y);
+  std::vector<float> y_internal;
+  float* y = Y;
+  if (!order.empty()) {
+    ACCTSNE_CHECK(static_cast<int64_t>(order.size()) == n, "engine order has ", order.size(),
+                  " points, expected ", n);
+    y_internal.resize(static_cast<size_t>(size));
+    ParallelForRange(pool, n, kGradientBlock, [&](int64_t begin, int64_t end) {
+      for (int64_t s = begin; s < end; ++s)
+        for (int a = 0; a < dims; ++a) y_internal[s * dims + a] = Y[int64_t{order[s]} * dims + a];
+    });
+    y = y_internal.data();
+  }
+  auto publish = [&] {
+    if (order.empty()) return;
+    ParallelForRange(pool, n, kGradientBlock, [&](int64_t begin, int64_t end) {
+      for (int64_t s = begin; s < end; ++s)
+        for (int a = 0; a < dims; ++a) Y[int64_t{order[s]} * dims + a] = y_internal[s * dims + a];
+    });
+  };
   std::vector<float> grad(static_cast<size_t>(size));
   std::vector<float> gains(static_cast<size_t>(size), 1.0f);
   std::vector<double> update(static_cast<size_t>(size), 0.0);
-  const int64_t n_blocks = NumBlocks(size, kUpdateBlock);
+  const int64_t n_blocks = NumBlocks(n, kGradientBlock);
   std::vector<double> block_norm2(static_cast<size_t>(n_blocks));
   std::vector<char> block_bad(static_cast<size_t>(n_blocks));
+  const float min_gain = params.min_gain;
+
+  // sklearn's step on the points [begin, end) (one fixed block, so the norm's partial sums
+  // are the same for any thread count).
+  auto step_points = [&](int64_t begin, int64_t end) {
+    double norm2 = 0.0;
+    bool bad = false;
+    for (int64_t e = begin * dims; e < end * dims; ++e) {
+      float g = grad[e];
+      float gain = gains[e];
+      gain = (update[e] * g < 0.0) ? gain + 0.2f : gain * 0.8f;
+      gain = std::max(gain, min_gain);
+      gains[e] = gain;
+      g *= gain;
+      update[e] = params.momentum * update[e] - params.learning_rate * static_cast<double>(g);
+      y[e] = static_cast<float>(static_cast<double>(y[e]) + update[e]);
+      norm2 += static_cast<double>(g) * g;
+      bad |= !std::isfinite(y[e]) || !std::isfinite(g);
+    }
+    block_norm2[static_cast<size_t>(begin / kGradientBlock)] = norm2;
+    block_bad[static_cast<size_t>(begin / kGradientBlock)] = bad;
+  };
+  const bool fused = engine.SetGradientHook(step_points);
+  struct HookReset {  // the hook refers to this frame
+    GradientEngine& engine;
+    bool set;
+    ~HookReset() {
+      if (set) engine.SetGradientHook(nullptr);
+    }
+  } hook_reset{engine, fused};
 
   PhaseResult result;
   result.last_iter = params.start_iter;
@@ -164,7 +232,6 @@ PhaseResult GradientDescent(GradientEngine& engine, float* Y, int64_t n, int dim
   double best_error = std::numeric_limits<double>::max();
   int best_iter = params.start_iter;
   auto tic = Clock::now();
-  const float min_gain = params.min_gain;
 
   for (int it = params.start_iter; it < params.max_iter; ++it) {
     pool.check_interrupt();
@@ -172,29 +239,12 @@ PhaseResult GradientDescent(GradientEngine& engine, float* Y, int64_t n, int dim
     const bool check = (it + 1) % params.n_iter_check == 0;
     const bool report = params.n_iter_report > 0 && (it + 1) % params.n_iter_report == 0;
     const bool compute_error = check || report || it == params.max_iter - 1;
-    result.error = engine.Compute(Y, compute_error, grad.data());
-
-    auto t0 = Clock::now();
-    pool.run(n_blocks, [&](int64_t b) {
-      const int64_t end = std::min(size, (b + 1) * kUpdateBlock);
-      double norm2 = 0.0;
-      bool bad = false;
-      for (int64_t e = b * kUpdateBlock; e < end; ++e) {
-        float g = grad[e];
-        float gain = gains[e];
-        gain = (update[e] * g < 0.0) ? gain + 0.2f : gain * 0.8f;
-        gain = std::max(gain, min_gain);
-        gains[e] = gain;
-        g *= gain;
-        update[e] = params.momentum * update[e] - params.learning_rate * static_cast<double>(g);
-        Y[e] = static_cast<float>(static_cast<double>(Y[e]) + update[e]);
-        norm2 += static_cast<double>(g) * g;
-        bad |= !std::isfinite(Y[e]) || !std::isfinite(g);
-      }
-      block_norm2[b] = norm2;
-      block_bad[b] = bad;
-    });
-    engine.times.update += SecondsSince(t0);
+    result.error = engine.Compute(y, compute_error, grad.data());
+    if (!fused) {
+      auto t0 = Clock::now();
+      ParallelForRange(pool, n, kGradientBlock, step_points);
+      engine.times.update += SecondsSince(t0);
+    }
     for (char bad : block_bad) {
       if (bad)
         throw NumericalError(StrCat("optimisation (", engine.name(),
@@ -207,6 +257,7 @@ PhaseResult GradientDescent(GradientEngine& engine, float* Y, int64_t n, int dim
     double norm2 = 0.0;
     for (double v : block_norm2) norm2 += v;
     result.grad_norm = std::sqrt(norm2);
+    if (progress) publish();
     if (progress && progress(it + 1, result.error, result.grad_norm, SecondsSince(tic))) {
       result.reason = StopReason::kStopRequested;
       break;
@@ -225,6 +276,7 @@ PhaseResult GradientDescent(GradientEngine& engine, float* Y, int64_t n, int dim
       break;
     }
   }
+  publish();
   return result;
 }
 

@@ -32,8 +32,11 @@ struct PhaseTimes {
   double repulsion = 0.0;
   double attraction = 0.0;
   double exact_gradient = 0.0;
-  double update = 0.0;
+  double update = 0.0;  // forces combined into the gradient, and the parameter step
 };
+
+// Points per block of the gradient combination and the parameter update.
+inline constexpr int64_t kGradientBlock = 1024;
 
 class GradientEngine {
  public:
@@ -41,26 +44,38 @@ class GradientEngine {
   // Writes dKL/dY (n x dims) for the current Y; returns KL when compute_error, else NaN.
   virtual double Compute(const float* Y, bool compute_error, float* grad) = 0;
   virtual const char* name() const = 0;
+  // Called once before the first Compute: may return an order of the points (order[s] is
+  // the caller's index of point s) in which Compute then takes Y and returns the
+  // gradient. Empty (the default): the caller's order.
+  virtual std::vector<int32_t> AdoptOrder(const float* /*Y*/) { return {}; }
+  // Fused update: an engine that accepts the hook (returns true) calls it on each fixed
+  // block [begin, end) of kGradientBlock points right after writing their gradient, on the
+  // same thread while the block is in cache; the optimiser then makes no pass of its own.
+  using BlockHook = std::function<void(int64_t begin, int64_t end)>;
+  virtual bool SetGradientHook(BlockHook /*hook*/) { return false; }
   PhaseTimes times;
 };
 
 // The sparse-P engines: grad = c (A - R / Z), c = 2 (dof + 1) / dof, with the attraction A
 // over P (multiplied by `exaggeration`) and the repulsion R, Z from the subclass.
-// On its first call the engine renumbers the points into the Morton order of the
-// embedding at that moment and relabels P accordingly, so that the neighbours of a row
-// (close in the embedding) are close in memory; the attraction then gathers from cache.
-// The renumbering is internal: Y and the gradient stay in the caller's order.
+// The engine renumbers the points into the Morton order of the embedding at the start
+// and relabels P accordingly, so that the neighbours of a row (close in the embedding)
+// are close in memory. AdoptOrder hands that order to the optimiser, which then keeps
+// Y, the gradient and its own state in it: every pass over the points reads them nearly
+// in tree order (the tree's sort finds them almost sorted; the attraction needs no
+// gather of Y). Without AdoptOrder the renumbering happens on the first Compute and
+// stays internal: Y and the gradient are in the caller's order.
 class SparseEngine : public GradientEngine {
  public:
   double Compute(const float* Y, bool compute_error, float* grad) final;
+  std::vector<int32_t> AdoptOrder(const float* Y) final;
+  bool SetGradientHook(BlockHook hook) final;
 
  protected:
   SparseEngine(const CsrView& P, float exaggeration, int dims, int dof, SimdLevel level,
                ThreadPool& pool);
-  // Writes R (n x dims, caller's order) into neg and returns Z.
+  // Writes R (n x dims, in the order of Y) into neg and returns Z.
   virtual double Repulsion(const float* Y, float* neg) = 0;
-  // A Morton order of the points of Y (asked once, after the first Repulsion).
-  virtual std::vector<int32_t> MortonOrder(const float* Y) = 0;
 
   int64_t P_n_rows() const { return P_.n_rows; }
   int dims_;
@@ -69,12 +84,14 @@ class SparseEngine : public GradientEngine {
   ThreadPool& pool_;
 
  private:
-  void Renumber(std::vector<int32_t> order);
+  void Renumber(const float* Y);
   CsrView P_;
   float exaggeration_;  // applied while relabelling P (Renumber)
   std::vector<float> neg_, pos_;
   // Points renumbered into Morton order: perm_[s] is the original index of point s.
   std::vector<int32_t> perm_;
+  bool caller_in_perm_order_ = false;  // AdoptOrder was called
+  BlockHook hook_;
   std::vector<int64_t> perm_indptr_;
   std::vector<int32_t> perm_indices_;
   std::vector<float> perm_data_, y_perm_;
@@ -91,7 +108,6 @@ class BarnesHutEngine : public SparseEngine {
 
  private:
   double Repulsion(const float* Y, float* neg) override;
-  std::vector<int32_t> MortonOrder(const float*) override { return tree_.order(); }
   float angle_;
   QuadTree tree_;
 };
@@ -105,7 +121,6 @@ class FftEngine : public SparseEngine {
 
  private:
   double Repulsion(const float* Y, float* neg) override;
-  std::vector<int32_t> MortonOrder(const float* Y) override;
   InterpolationParams params_;
   GridConvolver& convolver_;
 };
