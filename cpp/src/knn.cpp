@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <numeric>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -77,23 +78,23 @@ class TopK {
 };
 
 // Rows with at least this many features are searched through the projection bound
-// (acctsne/projection.h). Below it, two sweeps over the bound coordinates plus the
-// candidates' full distances cost more than one plain sweep (measured on MNIST PCA
-// projections, 30k rows: 100-d 2.1 s plain vs 4.0 s screened; 300-d 6.0 vs 5.5 s; raw
-// 784-d at 70k: 61 s plain vs 21 s screened).
+// (acctsne/projection.h). Below it, a sweep over the bound coordinates plus the
+// candidates' full distances cost as much as one plain sweep or more (MNIST PCA-200 at
+// 70k, 2 threads: 12.9 s plain, 13.0 s screened; raw 784-d: 61 s plain, 12 s screened).
 constexpr int64_t kProjectionMinFeatures = 256;
 
-// Projected coordinates for d features: about 2.3 sqrt(d), a multiple of 4, at most 64
-// (on MNIST 784-d, 64 coordinates leave ~1% of the pairs as candidates; 48..96 measure
-// within noise of each other).
+// Projected coordinates for d features: about 4.6 sqrt(d), a multiple of 4, at most 128.
+// The candidates' full distances (reads of whole rows) dominate the screened search, so
+// a tighter bound pays: raw MNIST 784-d at 70k, 2 threads, 64 / 96 / 128 / 160
+// coordinates: 13.0 / 12.3 / 12.1 / 13.2 s.
 int ProjectedDims(int64_t d) {
-  const int m = static_cast<int>(std::ceil(2.3 * std::sqrt(static_cast<double>(d)) / 4.0)) * 4;
-  return std::min(m, 64);
+  const int m = static_cast<int>(std::ceil(4.6 * std::sqrt(static_cast<double>(d)) / 4.0)) * 4;
+  return std::min(m, 128);
 }
 
 // Relative slack on the bound test covering float32 rounding of the bound (a dot product
-// of <= 65 terms: error below 65 * 2^-24 of the norms).
-constexpr float kBoundSlack = 1e-5f;
+// of <= 129 terms: error below 129 * 2^-24 = 7.7e-6 of the norms).
+constexpr float kBoundSlack = 2e-5f;
 
 // Exact squared distance in double, in the same association as the float kernel
 // kernels::SquaredDistance64 (which serves float inputs).
@@ -215,6 +216,53 @@ void SortRowByDistance(const T* X, int64_t d, int64_t i, const int32_t* cols, in
   }
 }
 
+// A kd-tree order of the rows: ranges split at the median of their widest coordinate
+// (ties by index) down to kQueryBlock rows, each left part a whole number of query
+// blocks. Rows close in this order are close in space, so the tiles next to a query
+// block hold most of its neighbours: swept first, they bring the thresholds near their
+// final values at once, and few of the later entries pass them (on MNIST PCA-50 the
+// selection was a fifth of the kNN time in input order).
+std::vector<int32_t> LocalityOrder(const float* rows, int64_t n, int64_t d, ThreadPool& pool) {
+  std::vector<int32_t> perm(static_cast<size_t>(n));
+  std::iota(perm.begin(), perm.end(), 0);
+  std::vector<std::pair<int64_t, int64_t>> ranges{{0, n}}, next;
+  while (!ranges.empty()) {
+    std::vector<int64_t> mids(ranges.size(), -1);
+    pool.run(static_cast<int64_t>(ranges.size()), [&](int64_t r) {
+      const auto [b, e] = ranges[static_cast<size_t>(r)];
+      if (e - b <= kQueryBlock) return;
+      std::vector<float> lo(static_cast<size_t>(d), std::numeric_limits<float>::infinity());
+      std::vector<float> hi(static_cast<size_t>(d), -std::numeric_limits<float>::infinity());
+      for (int64_t s = b; s < e; ++s) {
+        const float* row = rows + int64_t{perm[s]} * d;
+        for (int64_t f = 0; f < d; ++f) {
+          lo[f] = std::min(lo[f], row[f]);
+          hi[f] = std::max(hi[f], row[f]);
+        }
+      }
+      int64_t widest = 0;
+      for (int64_t f = 1; f < d; ++f)
+        if (hi[f] - lo[f] > hi[widest] - lo[widest]) widest = f;
+      const int64_t mid = b + ((e - b) / 2 + kQueryBlock - 1) / kQueryBlock * kQueryBlock;
+      std::nth_element(perm.begin() + b, perm.begin() + mid, perm.begin() + e,
+                       [&](int32_t x, int32_t y) {
+                         const float vx = rows[int64_t{x} * d + widest];
+                         const float vy = rows[int64_t{y} * d + widest];
+                         return vx < vy || (vx == vy && x < y);
+                       });
+      mids[static_cast<size_t>(r)] = mid;
+    });
+    next.clear();
+    for (size_t r = 0; r < ranges.size(); ++r) {
+      if (mids[r] < 0) continue;
+      next.emplace_back(ranges[r].first, mids[r]);
+      next.emplace_back(mids[r], ranges[r].second);
+    }
+    ranges.swap(next);
+  }
+  return perm;
+}
+
 }  // namespace
 
 template <typename T>
@@ -248,22 +296,46 @@ void ExactKnn(const T* X, int64_t n, int64_t d, int64_t k, SimdLevel level, Thre
   const float* tile_rows = screened ? bound_rows.data() : sel.rows.data();
   const float max_norm = *std::max_element(sel.norms.begin(), sel.norms.end());
 
+  // The search runs over the rows in locality order: position s holds row perm[s]. Only
+  // the order of the work changes: every pair's float32 value is computed as it would be
+  // in input order, and the kept set is the k smallest by (value, input index).
+  const std::vector<int32_t> perm = LocalityOrder(tile_rows, n, tile_d, pool);
   const int64_t n_tiles = NumBlocks(n, kTile);
-  // Padding references get an infinite norm, so they are never candidates.
+  // Padding references get an infinite norm; their lanes are skipped.
   std::vector<float> norms(static_cast<size_t>(n_tiles * kTile),
                            std::numeric_limits<float>::infinity());
-  std::copy(sel.norms.begin(), sel.norms.end(), norms.begin());
   std::vector<float> tiles(static_cast<size_t>(n_tiles * tile_d * kTile), 0.0f);
   ParallelForRange(pool, n, 1024, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      float* tile = &tiles[static_cast<size_t>((i / kTile) * tile_d * kTile)];
-      const int64_t lane = i % kTile;
+    for (int64_t s = begin; s < end; ++s) {
+      const int64_t i = perm[s];
+      float* tile = &tiles[static_cast<size_t>((s / kTile) * tile_d * kTile)];
+      const int64_t lane = s % kTile;
       for (int64_t f = 0; f < tile_d; ++f) tile[f * kTile + lane] = tile_rows[i * tile_d + f];
+      norms[s] = sel.norms[i];
     }
   });
 
   ParallelForRange(pool, n, kQueryBlock, [&](int64_t q_begin, int64_t q_end) {
     const int nq = static_cast<int>(q_end - q_begin);
+    // This block's query rows, row-major, and their norms.
+    std::vector<float> queries(static_cast<size_t>(nq * tile_d));
+    for (int q = 0; q < nq; ++q) {
+      const int64_t i = perm[q_begin + q];
+      std::copy_n(tile_rows + i * tile_d, tile_d, &queries[static_cast<size_t>(q * tile_d)]);
+    }
+    const float* q_norms = &norms[static_cast<size_t>(q_begin)];
+    // Tiles nearest in locality order first: the block's own, then alternately after and
+    // before it.
+    std::vector<int64_t> tile_order;
+    tile_order.reserve(static_cast<size_t>(n_tiles));
+    {
+      const int64_t first = q_begin / kTile, last = (q_end - 1) / kTile;
+      for (int64_t t = first; t <= last; ++t) tile_order.push_back(t);
+      for (int64_t r = 1; first - r >= 0 || last + r < n_tiles; ++r) {
+        if (last + r < n_tiles) tile_order.push_back(last + r);
+        if (first - r >= 0) tile_order.push_back(first - r);
+      }
+    }
     std::vector<float> dists(static_cast<size_t>(nq) * kTile);
     std::vector<float> thresholds(static_cast<size_t>(nq));
     std::vector<uint64_t> masks(static_cast<size_t>(nq));
@@ -282,26 +354,26 @@ void ExactKnn(const T* X, int64_t n, int64_t d, int64_t k, SimdLevel level, Thre
       return row;
     };
 
-    // One sweep of the kernel over every reference tile: visit(q, j, value) for each entry
-    // below its row's threshold (never the row itself), then end_tile(), then the
-    // thresholds of the rows visited are refreshed from threshold_of(q).
+    // One sweep of the kernel over every reference tile: visit(q, j, value) with the
+    // input index j of each entry at or below its row's threshold (never the row itself),
+    // then end_tile(), then the thresholds of the rows visited are refreshed from
+    // threshold_of(q).
     auto sweep = [&](auto&& visit, auto&& end_tile, auto&& threshold_of) {
       for (int q = 0; q < nq; ++q) thresholds[static_cast<size_t>(q)] = threshold_of(q);
-      for (int64_t t = 0; t < n_tiles; ++t) {
-        dot_tile(&tile_rows[static_cast<size_t>(q_begin * tile_d)], tile_d, nq,
-                 &tiles[static_cast<size_t>(t * tile_d * kTile)], static_cast<int>(tile_d),
-                 &norms[static_cast<size_t>(q_begin)], &norms[static_cast<size_t>(t * kTile)],
+      for (const int64_t t : tile_order) {
+        dot_tile(queries.data(), tile_d, nq, &tiles[static_cast<size_t>(t * tile_d * kTile)],
+                 static_cast<int>(tile_d), q_norms, &norms[static_cast<size_t>(t * kTile)],
                  thresholds.data(), dists.data(), masks.data());
         for (int q = 0; q < nq; ++q) {
           uint64_t bits = masks[static_cast<size_t>(q)];
           if (bits == 0) continue;  // nothing in this tile can enter the row's top k
-          const int64_t i = q_begin + q;
+          const int64_t s = q_begin + q;
           const float* dq = &dists[static_cast<size_t>(q) * kTile];
           do {
             const int r = LowestBit(bits);
             bits &= bits - 1;
             const int64_t j = t * kTile + r;
-            if (j != i) visit(q, static_cast<int32_t>(j), dq[r]);
+            if (j != s && j < n) visit(q, perm[j], dq[r]);
           } while (bits != 0);
         }
         end_tile();
@@ -312,7 +384,7 @@ void ExactKnn(const T* X, int64_t n, int64_t d, int64_t k, SimdLevel level, Thre
     auto no_op = [] {};
     auto heap_threshold = [&](int q) { return heaps[static_cast<size_t>(q)].threshold(); };
     auto true_distance = [&](int q, int32_t j) {
-      return squared_distance(&sel.rows[static_cast<size_t>((q_begin + q) * d)],
+      return squared_distance(&sel.rows[static_cast<size_t>(perm[q_begin + q]) * d],
                               &sel.rows[static_cast<size_t>(j) * d], d);
     };
 
@@ -320,15 +392,11 @@ void ExactKnn(const T* X, int64_t n, int64_t d, int64_t k, SimdLevel level, Thre
       sweep([&](int q, int32_t j, float dist) { heaps[q].push(std::max(dist, 0.0f), j); }, no_op,
             heap_threshold);
     } else {
-      // Sweep 1 keeps each row's k smallest bounds; their true distances seed the heap,
-      // so sweep 2 starts near the final k-th distance instead of at infinity (with a
-      // cold start, MNIST's 784-d rows evaluated ~3x more candidates).
-      std::vector<std::pair<float, int32_t>> seed_buffer(static_cast<size_t>(nq * capacity));
-      std::vector<TopK> seeds;
-      seeds.reserve(static_cast<size_t>(nq));
-      for (int q = 0; q < nq; ++q) seeds.emplace_back(&seed_buffer[static_cast<size_t>(q * capacity)], k);
-      sweep([&](int q, int32_t j, float bound) { seeds[q].push(bound, j); }, no_op,
-            [&](int q) { return seeds[static_cast<size_t>(q)].threshold(); });
+      // One sweep: an entry whose bound can beat the row's current k-th true distance
+      // has its true distance computed. The first tiles swept are the block's own and its
+      // neighbours in locality order, so the k-th distance is near its final value after
+      // a few tiles. (In input order a cold start evaluated ~3x more candidates, and a
+      // first sweep over the bounds had to seed the rows.)
       // Candidates' rows are scattered over memory: evaluate them in batches with the
       // rows a few candidates ahead prefetched (the evaluation is latency-bound).
       std::vector<std::pair<int, int32_t>> batch;
@@ -344,28 +412,16 @@ void ExactKnn(const T* X, int64_t n, int64_t d, int64_t k, SimdLevel level, Thre
         }
         batch.clear();
       };
-      std::vector<int32_t> seed_rows(static_cast<size_t>(nq * k));  // ascending per row
-      for (int q = 0; q < nq; ++q) {
-        const int32_t* row_seeds = finish(seeds[static_cast<size_t>(q)], q);
-        std::copy_n(row_seeds, k, &seed_rows[static_cast<size_t>(q * k)]);
-        for (int64_t s = 0; s < k; ++s) batch.emplace_back(q, row_seeds[s]);
-      }
-      evaluate_batch();
-      sweep(
-          [&](int q, int32_t j, float) {
-            const int32_t* row_seeds = &seed_rows[static_cast<size_t>(q * k)];
-            if (!std::binary_search(row_seeds, row_seeds + k, j)) batch.emplace_back(q, j);
-          },
-          evaluate_batch,
-          [&](int q) {
-            return heaps[static_cast<size_t>(q)].threshold() +
-                   kBoundSlack * (norms[static_cast<size_t>(q_begin + q)] + max_norm);
-          });
+      sweep([&](int q, int32_t j, float) { batch.emplace_back(q, j); }, evaluate_batch,
+            [&](int q) {
+              return heaps[static_cast<size_t>(q)].threshold() +
+                     kBoundSlack * (q_norms[q] + max_norm);
+            });
     }
 
     // Exact float64 distances for the kept neighbours, then sort by (distance, index).
     for (int q = 0; q < nq; ++q) {
-      const int64_t i = q_begin + q;
+      const int64_t i = perm[q_begin + q];
       SortRowByDistance(X, d, i, finish(heaps[static_cast<size_t>(q)], q), k, squared_distance64,
                         out_indices + i * k, out_sq_distances + i * k);
     }

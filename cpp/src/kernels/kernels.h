@@ -14,10 +14,11 @@ inline constexpr int kRefTile = 64;
 
 // Squared distances of nq query rows to one packed reference tile, by the expansion
 //   out[q * kRefTile + r] = q_norms[q] + tile_norms[r] - 2 sum_f x_qf t_fr
-// for q < nq and r < kRefTile, plus masks[q] with bit r set when out[q * kRefTile + r] <
-// thresholds[q] (so callers visit only entries that can enter a row's top k). `tile` is
-// the feature-major (transposed) copy of kRefTile reference rows; padding references must
-// carry a +inf norm.
+// for q < nq and r < kRefTile, plus masks[q] with bit r set when out[q * kRefTile + r] <=
+// thresholds[q] (so callers visit only entries that can enter a row's top k; ties too, so
+// that the kept set does not depend on the visiting order). `tile` is the feature-major
+// (transposed) copy of kRefTile reference rows; padding references carry a +inf norm and
+// callers skip their lanes.
 using DotTileFn = void (*)(const float* queries, int64_t ld_queries, int nq,
                            const float* tile, int n_features, const float* q_norms,
                            const float* tile_norms, const float* thresholds, float* out,

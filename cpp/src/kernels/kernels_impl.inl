@@ -88,21 +88,21 @@ __attribute__((always_inline)) inline V ReciprocalLanes(V x) {
   return 1.0f / x;
 }
 
-// Bits l of the result: p[l] < threshold, for l < W.
+// Bits l of the result: p[l] <= threshold, for l < W.
 template <int W>
-__attribute__((always_inline)) inline uint64_t LessMask(const float* p, float threshold) {
+__attribute__((always_inline)) inline uint64_t AtMostMask(const float* p, float threshold) {
 #if defined(__AVX512F__)
   if constexpr (W == 16)
-    return _mm512_cmp_ps_mask(_mm512_loadu_ps(p), _mm512_set1_ps(threshold), _CMP_LT_OQ);
+    return _mm512_cmp_ps_mask(_mm512_loadu_ps(p), _mm512_set1_ps(threshold), _CMP_LE_OQ);
 #endif
 #if defined(__AVX2__)
   if constexpr (W == 8)
     return static_cast<uint32_t>(
         _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(p), _mm256_set1_ps(threshold),
-                                         _CMP_LT_OQ)));
+                                         _CMP_LE_OQ)));
 #endif
   uint64_t bits = 0;
-  for (int l = 0; l < W; ++l) bits |= static_cast<uint64_t>(p[l] < threshold) << l;
+  for (int l = 0; l < W; ++l) bits |= static_cast<uint64_t>(p[l] <= threshold) << l;
   return bits;
 }
 
@@ -147,7 +147,7 @@ inline void DotTileImpl(const float* __restrict queries, int64_t ld, int nq,
   for (int q = 0; q < nq; ++q) {
     uint64_t bits = 0;
     for (int c0 = 0; c0 < kRefTile; c0 += W)
-      bits |= LessMask<W>(out + q * kRefTile + c0, thresholds[q]) << c0;
+      bits |= AtMostMask<W>(out + q * kRefTile + c0, thresholds[q]) << c0;
     masks[q] = bits;
   }
 }
@@ -483,7 +483,7 @@ inline void DotTileImpl(const float* queries, int64_t ld, int nq, const float* t
       for (int f = 0; f < n_features; ++f) acc += queries[q * ld + f] * tile[f * kRefTile + r];
       const float dist = q_norms[q] + tile_norms[r] - 2.0f * acc;
       out[q * kRefTile + r] = dist;
-      bits |= static_cast<uint64_t>(dist < thresholds[q]) << r;
+      bits |= static_cast<uint64_t>(dist <= thresholds[q]) << r;
     }
     masks[q] = bits;
   }
