@@ -137,8 +137,9 @@ py::tuple ConditionalProbabilities(const CArray<float>& sq_dist, float perplexit
   double* p_ptr = P.mutable_data();
   double* b_ptr = betas.mutable_data();
   const float* d_ptr = sq_dist.data();
+  const acctsne::SimdLevel level = acctsne::DefaultSimdLevel();
   RunWithoutGil(n_threads, [&](ThreadPool& pool) {
-    acctsne::ConditionalProbabilities(d_ptr, n, k, exact, perplexity, pool, p_ptr, b_ptr);
+    acctsne::ConditionalProbabilities(d_ptr, n, k, exact, perplexity, level, pool, p_ptr, b_ptr);
   });
   return py::make_tuple(P, betas);
 }
@@ -154,8 +155,10 @@ py::tuple JointProbabilitiesNN(const CArray<int32_t>& neighbors, const CArray<fl
   acctsne::SparseP P;
   const float* d_ptr = sq_dist.data();
   const int32_t* nb_ptr = neighbors.data();
+  const acctsne::SimdLevel level = acctsne::DefaultSimdLevel();
   RunWithoutGil(n_threads, [&](ThreadPool& pool) {
-    acctsne::ConditionalProbabilities(d_ptr, n, k, false, perplexity, pool, cond.data(), b_ptr);
+    acctsne::ConditionalProbabilities(d_ptr, n, k, false, perplexity, level, pool, cond.data(),
+                                      b_ptr);
     P = acctsne::SymmetrizeKnn(nb_ptr, std::move(cond), n, k, pool);
   });
   return py::make_tuple(MoveToArray(std::move(P.indptr)), MoveToArray(std::move(P.indices)),
@@ -171,8 +174,9 @@ py::tuple JointProbabilitiesExact(const CArray<float>& sq_dist, float perplexity
   double* p_ptr = P.mutable_data();
   double* b_ptr = betas.mutable_data();
   const float* d_ptr = sq_dist.data();
+  const acctsne::SimdLevel level = acctsne::DefaultSimdLevel();
   RunWithoutGil(n_threads, [&](ThreadPool& pool) {
-    acctsne::ConditionalProbabilities(d_ptr, n, n, true, perplexity, pool, p_ptr, b_ptr);
+    acctsne::ConditionalProbabilities(d_ptr, n, n, true, perplexity, level, pool, p_ptr, b_ptr);
     acctsne::SymmetrizeDense(p_ptr, n, pool);
   });
   return py::make_tuple(P, betas);

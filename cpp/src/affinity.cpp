@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "acctsne/common.h"
+#include "kernels/kernels.h"
 
 namespace acctsne {
 namespace {
@@ -17,27 +18,14 @@ const double kPerplexityTolerance = static_cast<double>(1e-5f);
 const double kMinRowSum = static_cast<double>(1e-8f);
 constexpr int kMaxSteps = 100;
 
-double SearchRow(const float* dist, int64_t k, int64_t skip, double desired_entropy,
-                 double* p) {
+double SearchRow(kernels::PerplexityStepFn step, const float* dist, int64_t k, int64_t skip,
+                 double desired_entropy, double* p) {
   double beta = 1.0;
   double beta_min = -std::numeric_limits<double>::infinity();
   double beta_max = std::numeric_limits<double>::infinity();
-  for (int step = 0; step < kMaxSteps; ++step) {
-    double sum_p = 0.0;
-    for (int64_t j = 0; j < k; ++j) {
-      if (j == skip) {
-        p[j] = 0.0;
-        continue;
-      }
-      p[j] = std::exp(-static_cast<double>(dist[j]) * beta);
-      sum_p += p[j];
-    }
-    if (sum_p == 0.0) sum_p = kMinRowSum;
+  for (int iteration = 0; iteration < kMaxSteps; ++iteration) {
     double sum_dist_p = 0.0;
-    for (int64_t j = 0; j < k; ++j) {
-      p[j] /= sum_p;
-      sum_dist_p += static_cast<double>(dist[j]) * p[j];
-    }
+    const double sum_p = step(dist, k, skip, beta, kMinRowSum, p, &sum_dist_p);
     const double entropy = std::log(sum_p) + beta * sum_dist_p;
     const double diff = entropy - desired_entropy;
     if (std::fabs(diff) <= kPerplexityTolerance) break;
@@ -58,8 +46,9 @@ double SearchRow(const float* dist, int64_t k, int64_t skip, double desired_entr
 
 template <typename T>
 void ConditionalProbabilities(const float* sq_distances, int64_t n, int64_t k,
-                              bool skip_diagonal, float perplexity, ThreadPool& pool,
-                              T* cond_p, double* betas) {
+                              bool skip_diagonal, float perplexity, SimdLevel level,
+                              ThreadPool& pool, T* cond_p, double* betas) {
+  const kernels::PerplexityStepFn step = kernels::GetPerplexityStep(level);
   ACCTSNE_CHECK(perplexity > 0.0f, "perplexity must be > 0, got ", perplexity);
   ACCTSNE_CHECK(!skip_diagonal || k == n, "exact affinities need a square matrix, got ", n,
                 " x ", k);
@@ -68,7 +57,7 @@ void ConditionalProbabilities(const float* sq_distances, int64_t n, int64_t k,
     // The search runs in float64 whatever T is; the row is rounded to T once at the end.
     std::vector<double> p(static_cast<size_t>(k));
     for (int64_t i = begin; i < end; ++i) {
-      betas[i] = SearchRow(sq_distances + i * k, k, skip_diagonal ? i : -1, desired_entropy,
+      betas[i] = SearchRow(step, sq_distances + i * k, k, skip_diagonal ? i : -1, desired_entropy,
                            p.data());
       for (int64_t j = 0; j < k; ++j) {
         if (!std::isfinite(p[j]))
@@ -81,9 +70,9 @@ void ConditionalProbabilities(const float* sq_distances, int64_t n, int64_t k,
 }
 
 template void ConditionalProbabilities<double>(const float*, int64_t, int64_t, bool, float,
-                                               ThreadPool&, double*, double*);
+                                               SimdLevel, ThreadPool&, double*, double*);
 template void ConditionalProbabilities<float>(const float*, int64_t, int64_t, bool, float,
-                                              ThreadPool&, float*, double*);
+                                              SimdLevel, ThreadPool&, float*, double*);
 
 SparseP SymmetrizeKnn(const int32_t* neighbors, std::vector<float> cond, int64_t n, int64_t k,
                       ThreadPool& pool) {

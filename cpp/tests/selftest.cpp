@@ -88,8 +88,8 @@ void RunPipeline(int n_threads, int64_t n, int64_t d, int dims, const char* meth
 
   std::vector<float> cond(static_cast<size_t>(n * k));
   std::vector<double> betas(static_cast<size_t>(n));
-  acctsne::ConditionalProbabilities(d2.data(), n, k, false, 10.0f, pool, cond.data(),
-                                    betas.data());
+  acctsne::ConditionalProbabilities(d2.data(), n, k, false, 10.0f,
+                                    acctsne::DefaultSimdLevel(), pool, cond.data(), betas.data());
   const acctsne::SparseP P = acctsne::SymmetrizeKnn(idx.data(), std::move(cond), n, k, pool);
   double total = 0.0;
   for (float p : P.data) total += p;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "acctsne/parallel.h"
+#include "acctsne/simd.h"
 
 namespace acctsne {
 
@@ -24,8 +25,8 @@ namespace acctsne {
 // float64) and each row's precision beta_i (n).
 template <typename T>
 void ConditionalProbabilities(const float* sq_distances, int64_t n, int64_t k,
-                              bool skip_diagonal, float perplexity, ThreadPool& pool,
-                              T* cond_p, double* betas);
+                              bool skip_diagonal, float perplexity, SimdLevel level,
+                              ThreadPool& pool, T* cond_p, double* betas);
 
 // Symmetrised, normalised P in CSR (column indices sorted within each row).
 struct SparseP {

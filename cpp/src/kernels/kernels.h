@@ -53,6 +53,17 @@ double SquaredDistance64Avx2(const float* a, const float* b, int64_t n);
 double SquaredDistance64Avx512(const float* a, const float* b, int64_t n);
 SquaredDistance64Fn GetSquaredDistance64(SimdLevel level);
 
+// One step of the perplexity binary search on a row of k squared distances, in float64
+// (sklearn's _binary_search_perplexity): p[j] = exp(-beta dist[j]) (0 at j == skip),
+// sum_p = sum_j p[j] (min_row_sum if 0), then p[j] /= sum_p; returns sum_p and writes
+// sum_j dist[j] p[j]. Vectorised exp (a couple of ulps) and fixed-order partial sums.
+using PerplexityStepFn = double (*)(const float* dist, int64_t k, int64_t skip, double beta,
+                                    double min_row_sum, double* p, double* sum_dist_p);
+double PerplexityStepScalar(const float*, int64_t, int64_t, double, double, double*, double*);
+double PerplexityStepAvx2(const float*, int64_t, int64_t, double, double, double*, double*);
+double PerplexityStepAvx512(const float*, int64_t, int64_t, double, double, double*, double*);
+PerplexityStepFn GetPerplexityStep(SimdLevel level);
+
 // Barnes-Hut interaction-list kernel (acctsne/repulsion.h). Lanes are the points of a
 // group (kGroupLanes-padded), so every point sums its own interactions in list order.
 inline constexpr int kGroupLanes = 16;

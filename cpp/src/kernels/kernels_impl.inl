@@ -450,8 +450,117 @@ inline double LogSumImpl(const int64_t* indptr, const int32_t* indices, const fl
   return total;
 }
 
+// exp(x) for x <= 0, eight float64 lanes, within a couple of ulps: x = k ln2 + r with
+// |r| <= ln2 / 2 (Cody-Waite split of ln2), e^r by its Taylor series to r^13 (the first
+// omitted term is below 4e-18 relative), times 2^k applied as two factors so that
+// subnormal results stay right. 0 below -745.2, where exp underflows.
+typedef double PerplexityD8 __attribute__((vector_size(64)));
+typedef long long PerplexityI8 __attribute__((vector_size(64)));
+__attribute__((always_inline)) inline PerplexityD8 ExpNonPositive(PerplexityD8 x) {
+  using D8 = PerplexityD8;
+  using I8 = PerplexityI8;
+  constexpr double kLowest = -745.2;
+  const I8 underflow = x < kLowest;
+  x = x < kLowest ? D8{} + kLowest : x;
+  constexpr double kShifter = 6755399441055744.0;  // 1.5 * 2^52: adding it rounds to an integer
+  const D8 t = x * 1.4426950408889634 + kShifter;
+  const D8 kf = t - kShifter;
+  const D8 r = (x - kf * 0.693147180369123816490) - kf * 1.90821492927058770002e-10;
+  constexpr double kInverseFactorials[14] = {1.0,
+                                             1.0,
+                                             1.0 / 2,
+                                             1.0 / 6,
+                                             1.0 / 24,
+                                             1.0 / 120,
+                                             1.0 / 720,
+                                             1.0 / 5040,
+                                             1.0 / 40320,
+                                             1.0 / 362880,
+                                             1.0 / 3628800,
+                                             1.0 / 39916800,
+                                             1.0 / 479001600,
+                                             1.0 / 6227020800.0};
+  D8 q = D8{} + kInverseFactorials[13];
+  for (int c = 12; c >= 0; --c) q = q * r + kInverseFactorials[c];
+  const I8 k = __builtin_convertvector(kf, I8);
+  const I8 k1 = k >> 1;
+  const I8 k2 = k - k1;
+  const D8 s1 = reinterpret_cast<D8>((k1 + 1023) << 52);
+  const D8 s2 = reinterpret_cast<D8>((k2 + 1023) << 52);
+  const D8 e = (q * s1) * s2;
+  return underflow ? D8{} : e;
+}
+
+// One step of sklearn's perplexity search on a row (see the header), eight lanes at a
+// time; partial sums in a fixed order.
+inline double PerplexityStepImpl(const float* __restrict dist, int64_t k, int64_t skip,
+                                 double beta, double min_row_sum, double* __restrict p,
+                                 double* sum_dist_p) {
+  using D8 = PerplexityD8;
+  typedef float F8 __attribute__((vector_size(32)));
+  const int64_t full = k / 8 * 8;
+  D8 acc = D8{};
+  for (int64_t j = 0; j < full; j += 8) {
+    F8 d;
+    __builtin_memcpy(&d, dist + j, sizeof(d));
+    D8 e = ExpNonPositive(-__builtin_convertvector(d, D8) * beta);
+    if (skip >= j && skip < j + 8) e[skip - j] = 0.0;
+    __builtin_memcpy(p + j, &e, sizeof(e));
+    acc += e;
+  }
+  if (full < k) {  // the remainder, padded with distance 0 and cleared
+    D8 d = D8{};
+    for (int64_t j = full; j < k; ++j) d[j - full] = dist[j];
+    D8 e = ExpNonPositive(-d * beta);
+    for (int64_t l = k - full; l < 8; ++l) e[l] = 0.0;
+    if (skip >= full && skip < k) e[skip - full] = 0.0;
+    for (int64_t j = full; j < k; ++j) p[j] = e[j - full];
+    acc += e;
+  }
+  double sum_p = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  if (sum_p == 0.0) sum_p = min_row_sum;
+  // Times the reciprocal rather than a division per entry (within an ulp of sklearn's
+  // quotient; the divisions took half of the step).
+  const double inv_sum_p = 1.0 / sum_p;
+  D8 acc_dp = D8{};
+  for (int64_t j = 0; j < full; j += 8) {
+    F8 d;
+    D8 pj;
+    __builtin_memcpy(&d, dist + j, sizeof(d));
+    __builtin_memcpy(&pj, p + j, sizeof(pj));
+    pj *= inv_sum_p;
+    __builtin_memcpy(p + j, &pj, sizeof(pj));
+    acc_dp += __builtin_convertvector(d, D8) * pj;
+  }
+  double tail_dp = 0.0;
+  for (int64_t j = full; j < k; ++j) {
+    p[j] *= inv_sum_p;
+    tail_dp += static_cast<double>(dist[j]) * p[j];
+  }
+  *sum_dist_p = (((acc_dp[0] + acc_dp[1]) + (acc_dp[2] + acc_dp[3])) +
+                 ((acc_dp[4] + acc_dp[5]) + (acc_dp[6] + acc_dp[7]))) +
+                tail_dp;
+  return sum_p;
+}
+
 #else
 // Plain loops for compilers without vector extensions.
+inline double PerplexityStepImpl(const float* dist, int64_t k, int64_t skip, double beta,
+                                 double min_row_sum, double* p, double* sum_dist_p) {
+  double sum_p = 0.0;
+  for (int64_t j = 0; j < k; ++j) {
+    p[j] = j == skip ? 0.0 : std::exp(-static_cast<double>(dist[j]) * beta);
+    sum_p += p[j];
+  }
+  if (sum_p == 0.0) sum_p = min_row_sum;
+  double dp = 0.0;
+  for (int64_t j = 0; j < k; ++j) {
+    p[j] /= sum_p;
+    dp += static_cast<double>(dist[j]) * p[j];
+  }
+  *sum_dist_p = dp;
+  return sum_p;
+}
 inline double SquaredDistance64Impl(const float* a, const float* b, int64_t n) {
   double sums[kDistanceSums64] = {};
   for (int64_t f = 0; f < n; ++f) {
@@ -636,6 +745,10 @@ inline InteractFn InteractFor(int dims, int dof) {
   }                                                                                       \
   float SquaredDistance##Suffix(const float* a, const float* b, int64_t n) {              \
     return SquaredDistanceImpl<W>(a, b, n);                                               \
+  }                                                                                       \
+  double PerplexityStep##Suffix(const float* dist, int64_t k, int64_t skip, double beta,   \
+                                double min_row_sum, double* p, double* sum_dist_p) {      \
+    return PerplexityStepImpl(dist, k, skip, beta, min_row_sum, p, sum_dist_p);           \
   }                                                                                       \
   void DotTile##Suffix(ACCTSNE_DOT_TILE_ARGS) {                                           \
     DotTileImpl<W>(queries, ld_queries, nq, tile, n_features, q_norms, tile_norms,        \

@@ -53,6 +53,11 @@ SquaredDistance64Fn GetSquaredDistance64(SimdLevel level) {
                                    ACCTSNE_IF_AVX512(SquaredDistance64Avx512));
 }
 
+PerplexityStepFn GetPerplexityStep(SimdLevel level) {
+  return Pick<PerplexityStepFn>(level, &PerplexityStepScalar, ACCTSNE_IF_AVX2(PerplexityStepAvx2),
+                                ACCTSNE_IF_AVX512(PerplexityStepAvx512));
+}
+
 InteractFn GetInteract(SimdLevel level, int dims, int dof) {
   CheckShape(dims, dof);
   return Pick<InteractFn (*)(int, int)>(level, &InteractScalar, ACCTSNE_IF_AVX2(InteractAvx2),
