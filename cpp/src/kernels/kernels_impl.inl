@@ -520,7 +520,9 @@ inline double PerplexityStepImpl(const float* __restrict dist, int64_t k, int64_
   double sum_p = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
   if (sum_p == 0.0) sum_p = min_row_sum;
   // Times the reciprocal rather than a division per entry (within an ulp of sklearn's
-  // quotient; the divisions took half of the step).
+  // quotient; the divisions took half of the step), unless sum_p is subnormal, where the
+  // reciprocal overflows (tiny perplexities).
+  const bool divide = sum_p < 2.2250738585072014e-308;
   const double inv_sum_p = 1.0 / sum_p;
   D8 acc_dp = D8{};
   for (int64_t j = 0; j < full; j += 8) {
@@ -528,13 +530,13 @@ inline double PerplexityStepImpl(const float* __restrict dist, int64_t k, int64_
     D8 pj;
     __builtin_memcpy(&d, dist + j, sizeof(d));
     __builtin_memcpy(&pj, p + j, sizeof(pj));
-    pj *= inv_sum_p;
+    pj = divide ? pj / sum_p : pj * inv_sum_p;
     __builtin_memcpy(p + j, &pj, sizeof(pj));
     acc_dp += __builtin_convertvector(d, D8) * pj;
   }
   double tail_dp = 0.0;
   for (int64_t j = full; j < k; ++j) {
-    p[j] *= inv_sum_p;
+    p[j] = divide ? p[j] / sum_p : p[j] * inv_sum_p;
     tail_dp += static_cast<double>(dist[j]) * p[j];
   }
   *sum_dist_p = (((acc_dp[0] + acc_dp[1]) + (acc_dp[2] + acc_dp[3])) +
