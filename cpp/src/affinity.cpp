@@ -2,7 +2,6 @@
 #include "acctsne/affinity.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -84,34 +83,49 @@ SparseP SymmetrizeKnn(const int32_t* neighbors, std::vector<float> cond, int64_t
                   " out of range [0, ", n, ")");
   }
   constexpr int64_t kBlock = 1024;
-  // Transpose C by counting sort: column j of C becomes row j of T.
-  std::vector<std::atomic<int64_t>> t_count(static_cast<size_t>(n));
-  for (auto& c : t_count) c.store(0, std::memory_order_relaxed);
-  ParallelForRange(pool, n * k, kBlock * 16, [&](int64_t begin, int64_t end) {
-    for (int64_t e = begin; e < end; ++e) t_count[neighbors[e]].fetch_add(1, std::memory_order_relaxed);
+  // Transpose C by counting sort: column j of C becomes row j of T. The rows are cut into
+  // a few contiguous chunks, each with its own column counts (no shared counters between
+  // threads); chunk c's entries of column j go after those of chunks < c, so every row of
+  // T comes out ordered by row of origin.
+  const int64_t n_chunks = std::min<int64_t>(pool.n_threads(), 8);
+  const int64_t chunk_rows = NumBlocks(n, n_chunks);
+  std::vector<int32_t> chunk_count(static_cast<size_t>(n_chunks * n), 0);
+  pool.run(n_chunks, [&](int64_t c) {
+    int32_t* count = &chunk_count[static_cast<size_t>(c * n)];
+    const int64_t end = std::min(n, (c + 1) * chunk_rows);
+    for (int64_t e = c * chunk_rows * k; e < end * k; ++e) ++count[neighbors[e]];
   });
   std::vector<int64_t> t_ptr(static_cast<size_t>(n + 1), 0);
-  for (int64_t j = 0; j < n; ++j) t_ptr[j + 1] = t_ptr[j] + t_count[j].load();
-  std::vector<std::atomic<int64_t>> cursor(static_cast<size_t>(n));
-  for (int64_t j = 0; j < n; ++j) cursor[j].store(t_ptr[j], std::memory_order_relaxed);
+  for (int64_t j = 0; j < n; ++j) {
+    int64_t total = 0;
+    for (int64_t c = 0; c < n_chunks; ++c) total += chunk_count[static_cast<size_t>(c * n + j)];
+    t_ptr[j + 1] = t_ptr[j] + total;
+  }
   std::vector<std::pair<int32_t, float>> t_entries(static_cast<size_t>(n * k));
-  ParallelForRange(pool, n, kBlock, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i)
+  pool.run(n_chunks, [&](int64_t c) {
+    // This chunk's write position in each column: after the row's start and the earlier
+    // chunks' entries.
+    std::vector<int64_t> cursor(static_cast<size_t>(n));
+    for (int64_t j = 0; j < n; ++j) {
+      int64_t before = t_ptr[j];
+      for (int64_t c2 = 0; c2 < c; ++c2) before += chunk_count[static_cast<size_t>(c2 * n + j)];
+      cursor[j] = before;
+    }
+    const int64_t end = std::min(n, (c + 1) * chunk_rows);
+    for (int64_t i = c * chunk_rows; i < end; ++i)
       for (int64_t m = 0; m < k; ++m) {
-        int32_t j = neighbors[i * k + m];
-        int64_t pos = cursor[j].fetch_add(1, std::memory_order_relaxed);
-        t_entries[pos] = {static_cast<int32_t>(i), cond_p[i * k + m]};
+        const int32_t j = neighbors[i * k + m];
+        t_entries[static_cast<size_t>(cursor[j]++)] = {static_cast<int32_t>(i), cond_p[i * k + m]};
       }
   });
 
-  // Sort every forward row (by column) and every transposed row (by row of origin) once.
+  // Sort every forward row by column (the transposed rows are already in order).
   std::vector<std::pair<int32_t, float>> fwd(static_cast<size_t>(n * k));
   ParallelForRange(pool, n, kBlock, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       for (int64_t m = 0; m < k; ++m)
         fwd[i * k + m] = {neighbors[i * k + m], cond_p[i * k + m]};
       std::sort(fwd.begin() + i * k, fwd.begin() + (i + 1) * k);
-      std::sort(t_entries.begin() + t_ptr[i], t_entries.begin() + t_ptr[i + 1]);
     }
   });
   std::vector<float>().swap(cond);  // both lists hold the values now: free before P
