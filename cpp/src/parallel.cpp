@@ -32,10 +32,11 @@ bool SpinUntil(Pred&& pred, int micros) {
 
 }  // namespace
 
-ThreadPool::ThreadPool(int n_threads, InterruptHook* hook) : poller_(hook) {
+ThreadPool::ThreadPool(int n_threads, InterruptHook* hook)
+    : poller_(hook), shares_(new Share[static_cast<size_t>(n_threads)]) {
   ACCTSNE_CHECK(n_threads >= 1, "n_threads must be >= 1, got ", n_threads);
   workers_.reserve(static_cast<size_t>(n_threads - 1));
-  for (int t = 1; t < n_threads; ++t) workers_.emplace_back([this] { worker_main(); });
+  for (int t = 1; t < n_threads; ++t) workers_.emplace_back([this, t] { worker_main(t); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -51,22 +52,27 @@ void ThreadPool::check_interrupt() {
   if (poller_.poll_if_due()) throw Interrupted();
 }
 
-void ThreadPool::drain_blocks(bool is_caller) {
-  while (!stop_.load(std::memory_order_relaxed)) {
-    const int64_t b = next_block_.fetch_add(1, std::memory_order_relaxed);
-    if (b >= job_blocks_) break;
-    try {
-      (*job_)(b);
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (!error_) error_ = std::current_exception();
-      stop_.store(true);
+void ThreadPool::drain_blocks(int index) {
+  const int n = n_threads();
+  const bool is_caller = index == 0;
+  for (int r = 0; r < n; ++r) {  // own share first, then the others'
+    Share& share = shares_[static_cast<size_t>((index + r) % n)];
+    while (!stop_.load(std::memory_order_relaxed)) {
+      const int64_t b = share.next.fetch_add(1, std::memory_order_relaxed);
+      if (b >= share.end) break;
+      try {
+        (*job_)(b);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!error_) error_ = std::current_exception();
+        stop_.store(true);
+      }
+      if (is_caller && poller_.poll_if_due()) stop_.store(true);
     }
-    if (is_caller && poller_.poll_if_due()) stop_.store(true);
   }
 }
 
-void ThreadPool::worker_main() {
+void ThreadPool::worker_main(int index) {
   uint64_t seen = 0;
   for (;;) {
     auto has_work = [&] { return shutdown_.load() || generation_.load() != seen; };
@@ -78,7 +84,7 @@ void ThreadPool::worker_main() {
     }
     if (shutdown_.load()) return;
     seen = generation_.load();
-    drain_blocks(/*is_caller=*/false);
+    drain_blocks(index);
     if (busy_workers_.fetch_sub(1) == 1) {
       std::lock_guard<std::mutex> lock(mutex_);  // pairs with the caller's wait
       done_cv_.notify_one();
@@ -101,8 +107,11 @@ void ThreadPool::wait_for_workers() {
 void ThreadPool::run(int64_t n_blocks, const BlockFn& fn) {
   if (n_blocks <= 0) return;
   job_ = &fn;
-  job_blocks_ = n_blocks;
-  next_block_.store(0);
+  const int n = n_threads();
+  for (int t = 0; t < n; ++t) {
+    shares_[static_cast<size_t>(t)].next.store(n_blocks * t / n, std::memory_order_relaxed);
+    shares_[static_cast<size_t>(t)].end = n_blocks * (t + 1) / n;
+  }
   stop_.store(false);
   error_ = nullptr;
   const bool use_workers = !workers_.empty() && n_blocks > 1;
@@ -112,7 +121,7 @@ void ThreadPool::run(int64_t n_blocks, const BlockFn& fn) {
     generation_.fetch_add(1);
     if (sleepers_ > 0) work_cv_.notify_all();
   }
-  drain_blocks(/*is_caller=*/true);
+  drain_blocks(/*index=*/0);
   if (use_workers) wait_for_workers();
   job_ = nullptr;
   if (error_) {

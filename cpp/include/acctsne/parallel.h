@@ -3,7 +3,12 @@
 // Determinism: work is split into blocks whose size never depends on the thread count;
 // each block writes only its own outputs and its own partial sums, and partial sums are
 // reduced serially in block order. The result is therefore bitwise identical for any
-// number of threads. Blocks are handed out through an atomic counter (dynamic schedule).
+// number of threads. Which thread runs a block never matters for the result; for the
+// caches it does: thread t starts on the t-th contiguous share of the blocks, and threads
+// done with their share take blocks from the others' (dynamic balance). Consecutive
+// phases over the same points then mostly find each point's data in the cache of the
+// core that wrote it (blocks handed out from one shared counter left half of them to be
+// fetched from the other core's cache at every phase).
 //
 // Exceptions thrown by a block are captured (first one wins), remaining blocks are
 // skipped, and the exception is rethrown on the calling thread after all workers are
@@ -19,6 +24,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -48,8 +54,8 @@ class ThreadPool {
  private:
   static constexpr int kSpinMicros = 200;
 
-  void worker_main();
-  void drain_blocks(bool is_caller);
+  void worker_main(int index);
+  void drain_blocks(int index);
   void wait_for_workers();
 
   std::vector<std::thread> workers_;
@@ -63,9 +69,13 @@ class ThreadPool {
   std::atomic<int> busy_workers_{0};
   int sleepers_ = 0;  // workers blocked on work_cv_ (guarded by mutex_)
 
+  // Each thread's share of the current job's blocks: [next, end), next claimed atomically.
+  struct alignas(64) Share {
+    std::atomic<int64_t> next{0};
+    int64_t end = 0;
+  };
   const BlockFn* job_ = nullptr;
-  int64_t job_blocks_ = 0;
-  std::atomic<int64_t> next_block_{0};
+  std::unique_ptr<Share[]> shares_;
   std::atomic<bool> stop_{false};
   std::exception_ptr error_;
 };
