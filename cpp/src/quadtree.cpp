@@ -61,7 +61,7 @@ void QuadTree::Build(const float* Y, int64_t n, int dims, ThreadPool& pool) {
   ACCTSNE_CHECK(n >= 1 && n < std::numeric_limits<int32_t>::max(), "bad number of points ", n);
   dims_ = dims;
   max_depth_ = BitsPerAxis(dims);
-  bucket_levels_ = BucketLevels(dims);
+  bucket_levels_ = BucketLevels(n, dims);
   ComputeBounds(Y, n, pool);
   BucketPoints(Y, n, pool);
   BuildTopNodes();
@@ -78,6 +78,14 @@ void QuadTree::Build(const float* Y, int64_t n, int dims, ThreadPool& pool) {
                    [&](int64_t a, int64_t b) { return size(a) > size(b); });
   pool.run(n_buckets, [&](int64_t t) { BuildBucket(Y, task_order_[t]); });
   AssembleNodes(pool);
+}
+
+int QuadTree::BucketLevels(int64_t n, int dims) {
+  const int max_levels = dims == 1 ? 8 : (dims == 2 ? 4 : 3);
+  constexpr int64_t kPointsPerBucket = 64;
+  int levels = 1;
+  while (levels < max_levels && (n >> (dims * (levels + 1))) >= kPointsPerBucket) ++levels;
+  return levels;
 }
 
 void QuadTree::ComputeBounds(const float* Y, int64_t n, ThreadPool& pool) {
