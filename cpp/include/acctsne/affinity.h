@@ -7,8 +7,9 @@
 //
 // The search follows sklearn step for step (beta starts at 1, doubles/halves until
 // bracketed, then bisects, at most 100 steps, sum floored at 1e-8, float32 distances and
-// float64 arithmetic), so conditional rows agree with sklearn's to rounding. Rows are
-// independent and run in parallel.
+// float64 arithmetic), so conditional rows agree with sklearn's to rounding (the step's
+// exp and sums are vectorised, kernels/: within ~1e-15 of libm's, same betas on MNIST).
+// Rows are independent and run in parallel.
 #pragma once
 
 #include <cstdint>

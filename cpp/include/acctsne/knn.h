@@ -6,13 +6,18 @@
 // ||x||^2 + ||y||^2 - 2 x.y with a SIMD dot-product kernel (kernels/). The k distances
 // finally kept are then recomputed exactly in float64 from the original X.
 //
+// The rows are searched in a kd-tree locality order, each block of queries sweeping the
+// reference tiles nearest to it first, so every row's k-th distance is close to final
+// after a few tiles and few later entries reach the selection. Only the order of the work
+// changes: each pair's float32 value is the same, and the kept set is the k smallest by
+// (value, input index) whatever the order.
+//
 // Wide rows (>= 256 features, e.g. raw MNIST) are screened instead: the kernel sweeps the
 // m + 1 coordinates of a lower bound (projection on the leading principal subspace plus
 // the residual norm, acctsne/projection.h), and only pairs whose bound can beat the row's
-// current k-th distance get their true distance computed (~1% of pairs on MNIST). A first
-// sweep seeds each row's top k with the k smallest bounds so the second starts from a
-// tight threshold. The bound is a true lower bound (up to a rounding slack), so the result
-// is still the exact top k. As in
+// current k-th distance get their true distance computed (~1% of pairs on MNIST). The
+// bound is a true lower bound (up to a rounding slack), so the result is still the exact
+// top k. As in
 // sklearn's kneighbors(X=None), each sample is excluded from its own neighbours by index
 // (a duplicate row is still a neighbour at distance 0). Ties go to the lower index.
 #pragma once
