@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <numeric>
 #include <utility>
 
 #include "acctsne/common.h"
@@ -69,14 +68,11 @@ void QuadTree::Build(const float* Y, int64_t n, int dims, ThreadPool& pool) {
   const int64_t n_buckets = static_cast<int64_t>(bucket_root_.size());
   bucket_nodes_.resize(static_cast<size_t>(n_buckets));
   bucket_sum_.resize(static_cast<size_t>(n_buckets * dims));
-  // Largest buckets first, so that a big one does not start last. (Which thread builds
-  // a bucket never changes what is built.)
-  task_order_.resize(static_cast<size_t>(n_buckets));
-  std::iota(task_order_.begin(), task_order_.end(), int64_t{0});
-  auto size = [&](int64_t b) { return bucket_begin_[b + 1] - bucket_begin_[b]; };
-  std::stable_sort(task_order_.begin(), task_order_.end(),
-                   [&](int64_t a, int64_t b) { return size(a) > size(b); });
-  pool.run(n_buckets, [&](int64_t t) { BuildBucket(Y, task_order_[t]); });
+  // Buckets in Morton order, so that the pool's contiguous shares give each thread the
+  // points it has just scattered (they sit mostly in its own half of the order, the
+  // points being kept in last iteration's Morton order). Which thread builds a bucket
+  // never changes what is built.
+  pool.run(n_buckets, [&](int64_t b) { BuildBucket(Y, b); });
   AssembleNodes(pool);
 }
 

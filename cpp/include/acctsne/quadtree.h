@@ -100,7 +100,6 @@ class QuadTree {
   std::vector<PackedNode> top_;              // nodes of depth <= bucket_levels_
   std::vector<int32_t> top_bucket_range_;    // per top node: first and end bucket
   std::vector<std::vector<PackedNode>> bucket_nodes_;  // deeper nodes, local indices
-  std::vector<int64_t> task_order_;                    // buckets, largest first
   std::vector<PackedNode> packed_;
 };
 
