@@ -177,8 +177,7 @@ def main():
             f"| {r['dataset']} | {r['n']} | {r['d']} | {r['library']} | {r['seconds']:.1f} | "
             f"{r['recall']:.4f} | {r['same_for_1_and_2_threads']} |"
         )
-    report.write_outputs(args.out, rows, "\n".join(lines) + "\n")
-    print("\n".join(lines))
+    report.write_table(args.out, rows, lines)
 
 
 if __name__ == "__main__":

@@ -61,8 +61,7 @@ def main():
             f"| {r['library']} | {r['wall_s']:.0f} | {r['peak_rss_mb']:.0f} | "
             f"{r['nn10_preservation']:.3f} | {acc} | {phases} |"
         )
-    report.write_outputs(args.out, rows, "\n".join(lines) + "\n")
-    print("\n".join(lines))
+    report.write_table(args.out, rows, lines)
 
 
 if __name__ == "__main__":

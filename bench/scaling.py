@@ -150,8 +150,7 @@ def main():
             f"| {t} | {s['attraction_gbs']:.1f} | {s['copy_gbs']:.1f} | "
             f"{100 * s['fraction_of_copy']:.0f}% |"
         )
-    report.write_outputs(args.out, result, "\n".join(lines) + "\n")
-    print("\n".join(lines))
+    report.write_table(args.out, result, lines)
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ inline int LowestBit(uint64_t bits) {
 class TopK {
  public:
   TopK(std::pair<float, int32_t>* buffer, int64_t k)
-      : buffer_(buffer), k_(k), capacity_(2 * k + kTile) {}
+      : buffer_(buffer), k_(k), capacity_(Capacity(k)) {}
 
   static int64_t Capacity(int64_t k) { return 2 * k + kTile; }
 
@@ -60,7 +60,6 @@ class TopK {
     if (size_ > k_) Shrink();
     return buffer_;
   }
-  int64_t size() const { return size_; }
 
  private:
   void Shrink() {
@@ -344,13 +343,12 @@ void ExactKnn(const T* X, int64_t n, int64_t d, int64_t k, SimdLevel level, Thre
     std::vector<TopK> heaps;
     heaps.reserve(static_cast<size_t>(nq));
     for (int q = 0; q < nq; ++q) heaps.emplace_back(&heap_buffer[static_cast<size_t>(q * capacity)], k);
-    // The kept indices of row q, k of them, ascending.
+    // The kept indices of row q, k of them (SortRowByDistance orders them).
     std::vector<int32_t> kept(static_cast<size_t>(nq * k));
     auto finish = [&](TopK& top, int q) {
       const std::pair<float, int32_t>* pairs = top.Finish();
       int32_t* row = &kept[static_cast<size_t>(q * k)];
       for (int64_t s = 0; s < k; ++s) row[s] = pairs[s].second;
-      std::sort(row, row + k);
       return row;
     };
 

@@ -16,6 +16,13 @@ def write_outputs(out, data, markdown_text):
     return out
 
 
+def write_table(out, data, lines):
+    """Writes <out>.json and the markdown lines as <out>.md, and prints the lines."""
+    text = "\n".join(lines)
+    write_outputs(out, data, text + "\n")
+    print(text)
+
+
 def _mb(value):
     return "n/a" if value is None else f"{value:.0f}"
 
