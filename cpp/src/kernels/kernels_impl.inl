@@ -35,6 +35,16 @@ struct Lanes<16> {
   typedef int I __attribute__((vector_size(64)));
 };
 
+// Native float64 vectors of a translation unit whose float vectors have W lanes: W / 2
+// doubles (SSE2 2, AVX2 4, AVX-512 8). Wider generic vectors than the ISA's registers
+// make GCC split them through the stack, lane by lane.
+template <int W>
+struct DoubleLanes {
+  typedef double D __attribute__((vector_size(4 * W)));
+  typedef long long I __attribute__((vector_size(4 * W)));
+  typedef float F __attribute__((vector_size(2 * W)));  // as many floats as D has doubles
+};
+
 template <typename V>
 __attribute__((always_inline)) inline V LoadLanes(const float* p) {
   V v;
@@ -167,24 +177,29 @@ inline float SquaredDistanceImpl(const float* __restrict a, const float* __restr
   return total;
 }
 
-// Eight doubles per step whatever the ISA (the compiler splits the vector into 2, 4 or 1
-// registers), so the partial sums are the same at every level.
+// Eight doubles per step whatever the ISA (one, two or four native vectors), feature f
+// in partial sum f % 8, so the partial sums are the same at every level.
+template <int W>
 inline double SquaredDistance64Impl(const float* __restrict a, const float* __restrict b,
                                     int64_t n) {
-  typedef float F8 __attribute__((vector_size(32)));
-  typedef double D8 __attribute__((vector_size(64)));
-  static_assert(kDistanceSums64 == 8, "one D8 vector of partial sums");
-  D8 acc = D8{};
+  using D = typename DoubleLanes<W>::D;
+  using F = typename DoubleLanes<W>::F;
+  constexpr int kWidth = W / 2;
+  constexpr int kParts = 8 / kWidth;
+  static_assert(kDistanceSums64 == 8, "eight partial sums");
+  D acc[kParts] = {};
   int64_t f = 0;
   for (; f + 8 <= n; f += 8) {
-    F8 av, bv;
-    __builtin_memcpy(&av, a + f, sizeof(av));
-    __builtin_memcpy(&bv, b + f, sizeof(bv));
-    const D8 diff = __builtin_convertvector(av, D8) - __builtin_convertvector(bv, D8);
-    acc += diff * diff;
+    for (int part = 0; part < kParts; ++part) {
+      F av, bv;
+      __builtin_memcpy(&av, a + f + part * kWidth, sizeof(av));
+      __builtin_memcpy(&bv, b + f + part * kWidth, sizeof(bv));
+      const D diff = __builtin_convertvector(av, D) - __builtin_convertvector(bv, D);
+      acc[part] += diff * diff;
+    }
   }
   double sums[8];
-  __builtin_memcpy(sums, &acc, sizeof(sums));
+  for (int l = 0; l < 8; ++l) sums[l] = acc[l / kWidth][l % kWidth];
   for (int l = 0; f < n; ++f, ++l) {
     const double diff = static_cast<double>(a[f]) - static_cast<double>(b[f]);
     sums[l] += diff * diff;
@@ -474,16 +489,6 @@ inline double LogSumImpl(const int64_t* indptr, const int32_t* indices, const fl
   return total;
 }
 
-// Native float64 vectors of a translation unit whose float vectors have W lanes: W / 2
-// doubles (SSE2 2, AVX2 4, AVX-512 8). Wider generic vectors than the ISA's registers
-// make GCC split them through the stack, lane by lane.
-template <int W>
-struct DoubleLanes {
-  typedef double D __attribute__((vector_size(4 * W)));
-  typedef long long I __attribute__((vector_size(4 * W)));
-  typedef float F __attribute__((vector_size(2 * W)));  // as many floats as D has doubles
-};
-
 // exp(x) for x <= 0, lane-wise float64, within a couple of ulps: x = k ln2 + r with
 // |r| <= ln2 / 2 (Cody-Waite split of ln2), e^r by its Taylor series to r^13 (the first
 // omitted term is below 4e-18 relative), times 2^k applied as two factors so that
@@ -622,6 +627,7 @@ inline double PerplexityStepImpl(const float* dist, int64_t k, int64_t skip, dou
   *sum_dist_p = dp;
   return sum_p;
 }
+template <int W>
 inline double SquaredDistance64Impl(const float* a, const float* b, int64_t n) {
   double sums[kDistanceSums64] = {};
   for (int64_t f = 0; f < n; ++f) {
@@ -785,7 +791,7 @@ inline InteractFn InteractFor(int dims, int dof) {
   AttractFn Attract##Suffix(int dims, int dof) { return AttractFor<W>(dims, dof); }       \
   LogSumFn LogSum##Suffix(int dims) { return LogSumFor<W>(dims); }                        \
   double SquaredDistance64##Suffix(const float* a, const float* b, int64_t n) {           \
-    return SquaredDistance64Impl(a, b, n);                                                \
+    return SquaredDistance64Impl<W>(a, b, n);                                             \
   }                                                                                       \
   float SquaredDistance##Suffix(const float* a, const float* b, int64_t n) {              \
     return SquaredDistanceImpl<W>(a, b, n);                                               \
