@@ -262,6 +262,82 @@ std::vector<int32_t> LocalityOrder(const float* rows, int64_t n, int64_t d, Thre
   return perm;
 }
 
+// The search over plain rows (no screening), each pair of query blocks once. A pair's
+// float32 value does not depend on which side is the query (the same products summed in
+// the same order, and |a|^2 + |b|^2 commutes), so the distances of block A to block B
+// serve A's rows (row masks) and B's rows (column masks) alike: half the kernel work of
+// one sweep per block, the same kept sets. Pairs run in rounds of increasing block
+// distance delta = B - A, nearest first so that the thresholds tighten early; within a
+// round, the pairs with floor(A / delta) even, then those with it odd, touch each block at
+// most once, so every heap is updated by one thread at a time.
+void SymmetricSearch(const std::vector<float>& rows, const std::vector<float>& tiles,
+                     const std::vector<float>& norms, const std::vector<int32_t>& perm,
+                     int64_t n, int64_t d, int64_t k, kernels::DotTileFn dot_tile,
+                     ThreadPool& pool, std::vector<std::pair<float, int32_t>>& heap_buffer,
+                     std::vector<TopK>& heaps) {
+  const int64_t capacity = TopK::Capacity(k);
+  heap_buffer.resize(static_cast<size_t>(n * capacity));
+  heaps.clear();
+  heaps.reserve(static_cast<size_t>(n));
+  for (int64_t s = 0; s < n; ++s) heaps.emplace_back(&heap_buffer[static_cast<size_t>(s * capacity)], k);
+  const int64_t n_blocks = NumBlocks(n, kQueryBlock);
+  constexpr int64_t kTilesPerBlock = kQueryBlock / kTile;
+  static_assert(kQueryBlock % kTile == 0, "blocks of whole tiles");
+
+  auto run_pair = [&](int64_t a, int64_t b) {
+    thread_local std::vector<float> dists, thresholds, col_thresholds;
+    thread_local std::vector<uint64_t> masks, col_masks;
+    const int64_t a_begin = a * kQueryBlock;
+    const int nq = static_cast<int>(std::min(n, a_begin + kQueryBlock) - a_begin);
+    dists.resize(static_cast<size_t>(nq) * kTile);
+    thresholds.resize(static_cast<size_t>(nq));
+    masks.resize(static_cast<size_t>(nq));
+    col_thresholds.resize(kTile);
+    col_masks.resize(static_cast<size_t>(nq));
+    for (int q = 0; q < nq; ++q) thresholds[q] = heaps[a_begin + q].threshold();
+    const int64_t t_end = std::min(NumBlocks(n, kTile), (b + 1) * kTilesPerBlock);
+    for (int64_t t = b * kTilesPerBlock; t < t_end; ++t) {
+      const bool both = a != b;
+      if (both)
+        for (int r = 0; r < kTile; ++r)  // padding lanes (+inf distances) never pass
+          col_thresholds[r] = t * kTile + r < n ? heaps[t * kTile + r].threshold()
+                                                : -std::numeric_limits<float>::infinity();
+      dot_tile(&rows[static_cast<size_t>(a_begin * d)], d, nq,
+               &tiles[static_cast<size_t>(t * d * kTile)], static_cast<int>(d),
+               &norms[static_cast<size_t>(a_begin)], &norms[static_cast<size_t>(t * kTile)],
+               thresholds.data(), dists.data(), masks.data(),
+               both ? col_thresholds.data() : nullptr, col_masks.data());
+      for (int q = 0; q < nq; ++q) {
+        const int64_t s = a_begin + q;
+        const float* dq = &dists[static_cast<size_t>(q) * kTile];
+        for (uint64_t bits = masks[q]; bits != 0; bits &= bits - 1) {
+          const int r = LowestBit(bits);
+          const int64_t j = t * kTile + r;
+          if (j != s && j < n) heaps[s].push(std::max(dq[r], 0.0f), perm[j]);
+        }
+        if (masks[q] != 0) thresholds[q] = heaps[s].threshold();
+        if (!both) continue;
+        for (uint64_t bits = col_masks[q]; bits != 0; bits &= bits - 1) {
+          const int r = LowestBit(bits);
+          const int64_t j = t * kTile + r;
+          heaps[j].push(std::max(dq[r], 0.0f), perm[s]);
+        }
+      }
+    }
+  };
+
+  std::vector<int64_t> firsts;
+  for (int64_t delta = 0; delta < n_blocks; ++delta) {
+    for (int parity = 0; parity < (delta == 0 ? 1 : 2); ++parity) {
+      firsts.clear();
+      for (int64_t a = 0; a + delta < n_blocks; ++a)
+        if (delta == 0 || (a / delta) % 2 == parity) firsts.push_back(a);
+      pool.run(static_cast<int64_t>(firsts.size()),
+               [&](int64_t p) { run_pair(firsts[p], firsts[p] + delta); });
+    }
+  }
+}
+
 }  // namespace
 
 template <typename T>
@@ -314,6 +390,30 @@ void ExactKnn(const T* X, int64_t n, int64_t d, int64_t k, SimdLevel level, Thre
     }
   });
 
+  if (!screened) {
+    std::vector<float> ordered(static_cast<size_t>(n * d));  // rows in locality order
+    ParallelForRange(pool, n, 1024, [&](int64_t begin, int64_t end) {
+      for (int64_t s = begin; s < end; ++s)
+        std::copy_n(tile_rows + int64_t{perm[s]} * d, d, &ordered[static_cast<size_t>(s * d)]);
+    });
+    std::vector<std::pair<float, int32_t>> heap_buffer;
+    std::vector<TopK> heaps;
+    SymmetricSearch(ordered, tiles, norms, perm, n, d, k, dot_tile, pool, heap_buffer, heaps);
+    // Exact float64 distances for the kept neighbours, then sort by (distance, index).
+    ParallelForRange(pool, n, kQueryBlock, [&](int64_t begin, int64_t end) {
+      std::vector<int32_t> kept(static_cast<size_t>(k));
+      for (int64_t s = begin; s < end; ++s) {
+        const std::pair<float, int32_t>* pairs = heaps[static_cast<size_t>(s)].Finish();
+        for (int64_t m = 0; m < k; ++m) kept[static_cast<size_t>(m)] = pairs[m].second;
+        const int64_t i = perm[s];
+        SortRowByDistance(X, d, i, kept.data(), k, squared_distance64, out_indices + i * k,
+                          out_sq_distances + i * k);
+      }
+    });
+    return;
+  }
+
+  // Screened rows: each query block sweeps every tile of bound coordinates.
   ParallelForRange(pool, n, kQueryBlock, [&](int64_t q_begin, int64_t q_end) {
     const int nq = static_cast<int>(q_end - q_begin);
     // This block's query rows, row-major, and their norms.
@@ -361,7 +461,7 @@ void ExactKnn(const T* X, int64_t n, int64_t d, int64_t k, SimdLevel level, Thre
       for (const int64_t t : tile_order) {
         dot_tile(queries.data(), tile_d, nq, &tiles[static_cast<size_t>(t * tile_d * kTile)],
                  static_cast<int>(tile_d), q_norms, &norms[static_cast<size_t>(t * kTile)],
-                 thresholds.data(), dists.data(), masks.data());
+                 thresholds.data(), dists.data(), masks.data(), nullptr, nullptr);
         for (int q = 0; q < nq; ++q) {
           uint64_t bits = masks[static_cast<size_t>(q)];
           if (bits == 0) continue;  // nothing in this tile can enter the row's top k
@@ -379,43 +479,36 @@ void ExactKnn(const T* X, int64_t n, int64_t d, int64_t k, SimdLevel level, Thre
           if (masks[static_cast<size_t>(q)] != 0) thresholds[static_cast<size_t>(q)] = threshold_of(q);
       }
     };
-    auto no_op = [] {};
-    auto heap_threshold = [&](int q) { return heaps[static_cast<size_t>(q)].threshold(); };
     auto true_distance = [&](int q, int32_t j) {
       return squared_distance(&sel.rows[static_cast<size_t>(perm[q_begin + q]) * d],
                               &sel.rows[static_cast<size_t>(j) * d], d);
     };
 
-    if (!screened) {
-      sweep([&](int q, int32_t j, float dist) { heaps[q].push(std::max(dist, 0.0f), j); }, no_op,
-            heap_threshold);
-    } else {
-      // One sweep: an entry whose bound can beat the row's current k-th true distance
-      // has its true distance computed. The first tiles swept are the block's own and its
-      // neighbours in locality order, so the k-th distance is near its final value after
-      // a few tiles. (In input order a cold start evaluated ~3x more candidates, and a
-      // first sweep over the bounds had to seed the rows.)
-      // Candidates' rows are scattered over memory: evaluate them in batches with the
-      // rows a few candidates ahead prefetched (the evaluation is latency-bound).
-      std::vector<std::pair<int, int32_t>> batch;
-      auto evaluate_batch = [&] {
-        const size_t size = batch.size();
-        for (size_t b = 0; b < std::min<size_t>(kPrefetchAhead, size); ++b)
-          PrefetchRow(&sel.rows[static_cast<size_t>(batch[b].second) * d], d);
-        for (size_t b = 0; b < size; ++b) {
-          if (b + kPrefetchAhead < size)
-            PrefetchRow(&sel.rows[static_cast<size_t>(batch[b + kPrefetchAhead].second) * d], d);
-          const auto [q, j] = batch[b];
-          heaps[q].push(true_distance(q, j), j);
-        }
-        batch.clear();
-      };
-      sweep([&](int q, int32_t j, float) { batch.emplace_back(q, j); }, evaluate_batch,
-            [&](int q) {
-              return heaps[static_cast<size_t>(q)].threshold() +
-                     kBoundSlack * (q_norms[q] + max_norm);
-            });
-    }
+    // One sweep: an entry whose bound can beat the row's current k-th true distance
+    // has its true distance computed. The first tiles swept are the block's own and its
+    // neighbours in locality order, so the k-th distance is near its final value after
+    // a few tiles. (In input order a cold start evaluated ~3x more candidates, and a
+    // first sweep over the bounds had to seed the rows.)
+    // Candidates' rows are scattered over memory: evaluate them in batches with the
+    // rows a few candidates ahead prefetched (the evaluation is latency-bound).
+    std::vector<std::pair<int, int32_t>> batch;
+    auto evaluate_batch = [&] {
+      const size_t size = batch.size();
+      for (size_t b = 0; b < std::min<size_t>(kPrefetchAhead, size); ++b)
+        PrefetchRow(&sel.rows[static_cast<size_t>(batch[b].second) * d], d);
+      for (size_t b = 0; b < size; ++b) {
+        if (b + kPrefetchAhead < size)
+          PrefetchRow(&sel.rows[static_cast<size_t>(batch[b + kPrefetchAhead].second) * d], d);
+        const auto [q, j] = batch[b];
+        heaps[q].push(true_distance(q, j), j);
+      }
+      batch.clear();
+    };
+    sweep([&](int q, int32_t j, float) { batch.emplace_back(q, j); }, evaluate_batch,
+          [&](int q) {
+            return heaps[static_cast<size_t>(q)].threshold() +
+                   kBoundSlack * (q_norms[q] + max_norm);
+          });
 
     // Exact float64 distances for the kept neighbours, then sort by (distance, index).
     for (int q = 0; q < nq; ++q) {

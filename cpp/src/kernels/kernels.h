@@ -18,15 +18,18 @@ inline constexpr int kRefTile = 64;
 // thresholds[q] (so callers visit only entries that can enter a row's top k; ties too, so
 // that the kept set does not depend on the visiting order). `tile` is the feature-major
 // (transposed) copy of kRefTile reference rows; padding references carry a +inf norm and
-// callers skip their lanes.
+// callers skip their lanes. When col_thresholds is not null, col_masks[q] gets bit r set
+// when out[q * kRefTile + r] <= col_thresholds[r]: the same test for the references' own
+// rows, which a symmetric search updates from the same distances.
 using DotTileFn = void (*)(const float* queries, int64_t ld_queries, int nq,
                            const float* tile, int n_features, const float* q_norms,
                            const float* tile_norms, const float* thresholds, float* out,
-                           uint64_t* masks);
+                           uint64_t* masks, const float* col_thresholds,
+                           uint64_t* col_masks);
 #define ACCTSNE_DOT_TILE_ARGS                                                           \
   const float *queries, int64_t ld_queries, int nq, const float *tile, int n_features, \
       const float *q_norms, const float *tile_norms, const float *thresholds, float *out, \
-      uint64_t *masks
+      uint64_t *masks, const float *col_thresholds, uint64_t *col_masks
 void DotTileScalar(ACCTSNE_DOT_TILE_ARGS);
 void DotTileAvx2(ACCTSNE_DOT_TILE_ARGS);
 void DotTileAvx512(ACCTSNE_DOT_TILE_ARGS);

@@ -106,6 +106,25 @@ __attribute__((always_inline)) inline uint64_t AtMostMask(const float* p, float 
   return bits;
 }
 
+// Bits l of the result: p[l] <= thresholds[l], for l < W.
+template <int W>
+__attribute__((always_inline)) inline uint64_t AtMostEachMask(const float* p,
+                                                              const float* thresholds) {
+#if defined(__AVX512F__)
+  if constexpr (W == 16)
+    return _mm512_cmp_ps_mask(_mm512_loadu_ps(p), _mm512_loadu_ps(thresholds), _CMP_LE_OQ);
+#endif
+#if defined(__AVX2__)
+  if constexpr (W == 8)
+    return static_cast<uint32_t>(
+        _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(p), _mm256_loadu_ps(thresholds),
+                                         _CMP_LE_OQ)));
+#endif
+  uint64_t bits = 0;
+  for (int l = 0; l < W; ++l) bits |= static_cast<uint64_t>(p[l] <= thresholds[l]) << l;
+  return bits;
+}
+
 // Register tile: kRows query rows x kVectors vectors of references, accumulators in
 // registers. AVX-512 has 32 registers: 4 x 4 keeps 16 independent FMA chains in flight
 // (two FMA ports x four cycles of latency need at least 8) and loads one reference vector
@@ -115,7 +134,8 @@ inline void DotTileImpl(const float* __restrict queries, int64_t ld, int nq,
                         const float* __restrict tile, int n_features,
                         const float* __restrict q_norms, const float* __restrict tile_norms,
                         const float* __restrict thresholds, float* __restrict out,
-                        uint64_t* __restrict masks) {
+                        uint64_t* __restrict masks, const float* __restrict col_thresholds,
+                        uint64_t* __restrict col_masks) {
   using V = typename Lanes<W>::F;
   constexpr int kRows = 4;
   constexpr int kVectors = W == 16 ? 4 : 2;
@@ -149,6 +169,13 @@ inline void DotTileImpl(const float* __restrict queries, int64_t ld, int nq,
     for (int c0 = 0; c0 < kRefTile; c0 += W)
       bits |= AtMostMask<W>(out + q * kRefTile + c0, thresholds[q]) << c0;
     masks[q] = bits;
+  }
+  if (col_thresholds == nullptr) return;
+  for (int q = 0; q < nq; ++q) {
+    uint64_t bits = 0;
+    for (int c0 = 0; c0 < kRefTile; c0 += W)
+      bits |= AtMostEachMask<W>(out + q * kRefTile + c0, col_thresholds + c0) << c0;
+    col_masks[q] = bits;
   }
 }
 
@@ -651,17 +678,21 @@ inline float SquaredDistanceImpl(const float* a, const float* b, int64_t n) {
 template <int W>
 inline void DotTileImpl(const float* queries, int64_t ld, int nq, const float* tile,
                         int n_features, const float* q_norms, const float* tile_norms,
-                        const float* thresholds, float* out, uint64_t* masks) {
+                        const float* thresholds, float* out, uint64_t* masks,
+                        const float* col_thresholds, uint64_t* col_masks) {
   for (int q = 0; q < nq; ++q) {
-    uint64_t bits = 0;
+    uint64_t bits = 0, col_bits = 0;
     for (int r = 0; r < kRefTile; ++r) {
       float acc = 0.0f;
       for (int f = 0; f < n_features; ++f) acc += queries[q * ld + f] * tile[f * kRefTile + r];
       const float dist = q_norms[q] + tile_norms[r] - 2.0f * acc;
       out[q * kRefTile + r] = dist;
       bits |= static_cast<uint64_t>(dist <= thresholds[q]) << r;
+      if (col_thresholds != nullptr)
+        col_bits |= static_cast<uint64_t>(dist <= col_thresholds[r]) << r;
     }
     masks[q] = bits;
+    if (col_masks != nullptr) col_masks[q] = col_bits;
   }
 }
 
@@ -802,5 +833,5 @@ inline InteractFn InteractFor(int dims, int dof) {
   }                                                                                       \
   void DotTile##Suffix(ACCTSNE_DOT_TILE_ARGS) {                                           \
     DotTileImpl<W>(queries, ld_queries, nq, tile, n_features, q_norms, tile_norms,        \
-                   thresholds, out, masks);                                               \
+                   thresholds, out, masks, col_thresholds, col_masks);                    \
   }
