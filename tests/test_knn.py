@@ -18,7 +18,9 @@ def brute_force(X, k):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize(("n", "d", "k"), [(2, 1, 1), (50, 3, 7), (300, 17, 31), (513, 64, 91)])
+@pytest.mark.parametrize(
+    ("n", "d", "k"), [(2, 1, 1), (50, 3, 7), (300, 17, 31), (513, 64, 91), (1400, 6, 40)]
+)
 def test_matches_brute_force(dtype, n, d, k, rng):
     X = rng.normal(size=(n, d)).astype(dtype)
     idx, d2 = _core.knn_exact(X, k, 2)

@@ -146,6 +146,7 @@ int main() {
     }
     RunPipeline(threads, 300, 280, 2, "barnes_hut");  // the screened (wide-row) kNN
     RunPipeline(threads, 250, 6, 3, "barnes_hut");
+    RunPipeline(threads, 1500, 5, 2, "barnes_hut");  // six query blocks: kNN pair rounds
   }
   if (g_failures == 0) std::printf("selftest: all phases passed\n");
   return g_failures == 0 ? 0 : 1;
