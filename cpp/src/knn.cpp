@@ -158,28 +158,27 @@ SelectionRows CentreAndRescale(const T* X, int64_t n, int64_t d, ThreadPool& poo
 // of two such rows is the lower bound of acctsne/projection.h. Sums run in double so the
 // bound's rounding stays far below kBoundSlack.
 std::vector<float> BoundRows(const SelectionRows& sel, int64_t n, int64_t d,
-                             const std::vector<double>& basis, int m, ThreadPool& pool) {
+                             const std::vector<double>& basis, int m,
+                             kernels::ProjectRowsFn project_rows, ThreadPool& pool) {
   std::vector<double> basis_t(static_cast<size_t>(d * m));  // feature-major
   for (int c = 0; c < m; ++c)
     for (int64_t f = 0; f < d; ++f) basis_t[f * m + c] = basis[c * d + f];
   const int64_t width = m + 1;
   std::vector<float> w(static_cast<size_t>(n * width));
-  ParallelForRange(pool, n, 256, [&](int64_t begin, int64_t end) {
-    std::vector<double> z(static_cast<size_t>(m));
+  constexpr int64_t kRowsPerTask = 256;
+  ParallelForRange(pool, n, kRowsPerTask, [&](int64_t begin, int64_t end) {
+    std::vector<double> z(static_cast<size_t>(kRowsPerTask * m));
+    project_rows(&sel.rows[static_cast<size_t>(begin * d)], d, end - begin, d, basis_t.data(),
+                 m, z.data());
     for (int64_t i = begin; i < end; ++i) {
-      std::fill(z.begin(), z.end(), 0.0);
-      const float* x = &sel.rows[static_cast<size_t>(i * d)];
-      for (int64_t f = 0; f < d; ++f) {
-        const double xf = x[f];
-        const double* v = &basis_t[static_cast<size_t>(f * m)];
-        for (int c = 0; c < m; ++c) z[c] += xf * v[c];
-      }
+      const double* zi = &z[static_cast<size_t>((i - begin) * m)];
       double projected = 0.0;
       float* out = &w[static_cast<size_t>(i * width)];
       for (int c = 0; c < m; ++c) {
-        out[c] = static_cast<float>(z[c]);
-        projected += z[c] * z[c];
+        out[c] = static_cast<float>(zi[c]);
+        projected += zi[c] * zi[c];
       }
+      const float* x = &sel.rows[static_cast<size_t>(i * d)];
       double full = 0.0;
       for (int64_t f = 0; f < d; ++f) full += static_cast<double>(x[f]) * x[f];
       out[m] = static_cast<float>(std::sqrt(std::max(0.0, full - projected)));
@@ -262,24 +261,26 @@ std::vector<int32_t> LocalityOrder(const float* rows, int64_t n, int64_t d, Thre
   return perm;
 }
 
-// The search over plain rows (no screening), each pair of query blocks once. A pair's
-// float32 value does not depend on which side is the query (the same products summed in
-// the same order, and |a|^2 + |b|^2 commutes), so the distances of block A to block B
-// serve A's rows (row masks) and B's rows (column masks) alike: half the kernel work of
-// one sweep per block, the same kept sets. Pairs run in rounds of increasing block
-// distance delta = B - A, nearest first so that the thresholds tighten early; within a
-// round, the pairs with floor(A / delta) even, then those with it odd, touch each block at
-// most once, so every heap is updated by one thread at a time.
+// The search, over each pair of query blocks once. A pair's float32 value does not
+// depend on which side is the query (the same products summed in the same order, and
+// |a|^2 + |b|^2 commutes), so the values of block A against block B serve A's rows (row
+// masks) and B's rows (column masks) alike: half the kernel work of one sweep per block,
+// the same kept sets. Pairs run in rounds of increasing block distance delta = B - A,
+// nearest first so that the thresholds tighten early; within a round, the pairs with
+// floor(A / delta) even, then those with it odd, touch each block at most once, so every
+// row's state is updated by one thread at a time.
+// Positions s, j (locality order): after each tile, consume(offers) with the offers
+// {s, j, value} of every value at or below row s's threshold_of(s) (never s == j), on
+// the thread that owns both rows' states for the pair.
+struct Offer {
+  int64_t s, j;
+  float value;
+};
+template <typename Consume, typename ThresholdOf>
 void SymmetricSearch(const std::vector<float>& rows, const std::vector<float>& tiles,
-                     const std::vector<float>& norms, const std::vector<int32_t>& perm,
-                     int64_t n, int64_t d, int64_t k, kernels::DotTileFn dot_tile,
-                     ThreadPool& pool, std::vector<std::pair<float, int32_t>>& heap_buffer,
-                     std::vector<TopK>& heaps) {
-  const int64_t capacity = TopK::Capacity(k);
-  heap_buffer.resize(static_cast<size_t>(n * capacity));
-  heaps.clear();
-  heaps.reserve(static_cast<size_t>(n));
-  for (int64_t s = 0; s < n; ++s) heaps.emplace_back(&heap_buffer[static_cast<size_t>(s * capacity)], k);
+                     const std::vector<float>& norms, int64_t n, int64_t width,
+                     kernels::DotTileFn dot_tile, ThreadPool& pool, Consume&& consume,
+                     ThresholdOf&& threshold_of) {
   const int64_t n_blocks = NumBlocks(n, kQueryBlock);
   constexpr int64_t kTilesPerBlock = kQueryBlock / kTile;
   static_assert(kQueryBlock % kTile == 0, "blocks of whole tiles");
@@ -287,6 +288,7 @@ void SymmetricSearch(const std::vector<float>& rows, const std::vector<float>& t
   auto run_pair = [&](int64_t a, int64_t b) {
     thread_local std::vector<float> dists, thresholds, col_thresholds;
     thread_local std::vector<uint64_t> masks, col_masks;
+    thread_local std::vector<Offer> offers;
     const int64_t a_begin = a * kQueryBlock;
     const int nq = static_cast<int>(std::min(n, a_begin + kQueryBlock) - a_begin);
     dists.resize(static_cast<size_t>(nq) * kTile);
@@ -294,35 +296,37 @@ void SymmetricSearch(const std::vector<float>& rows, const std::vector<float>& t
     masks.resize(static_cast<size_t>(nq));
     col_thresholds.resize(kTile);
     col_masks.resize(static_cast<size_t>(nq));
-    for (int q = 0; q < nq; ++q) thresholds[q] = heaps[a_begin + q].threshold();
+    for (int q = 0; q < nq; ++q) thresholds[q] = threshold_of(a_begin + q);
+    const bool both = a != b;
     const int64_t t_end = std::min(NumBlocks(n, kTile), (b + 1) * kTilesPerBlock);
     for (int64_t t = b * kTilesPerBlock; t < t_end; ++t) {
-      const bool both = a != b;
       if (both)
-        for (int r = 0; r < kTile; ++r)  // padding lanes (+inf distances) never pass
-          col_thresholds[r] = t * kTile + r < n ? heaps[t * kTile + r].threshold()
+        for (int r = 0; r < kTile; ++r)  // padding lanes (+inf values) never pass
+          col_thresholds[r] = t * kTile + r < n ? threshold_of(t * kTile + r)
                                                 : -std::numeric_limits<float>::infinity();
-      dot_tile(&rows[static_cast<size_t>(a_begin * d)], d, nq,
-               &tiles[static_cast<size_t>(t * d * kTile)], static_cast<int>(d),
+      dot_tile(&rows[static_cast<size_t>(a_begin * width)], width, nq,
+               &tiles[static_cast<size_t>(t * width * kTile)], static_cast<int>(width),
                &norms[static_cast<size_t>(a_begin)], &norms[static_cast<size_t>(t * kTile)],
                thresholds.data(), dists.data(), masks.data(),
                both ? col_thresholds.data() : nullptr, col_masks.data());
+      offers.clear();
       for (int q = 0; q < nq; ++q) {
         const int64_t s = a_begin + q;
         const float* dq = &dists[static_cast<size_t>(q) * kTile];
         for (uint64_t bits = masks[q]; bits != 0; bits &= bits - 1) {
           const int r = LowestBit(bits);
           const int64_t j = t * kTile + r;
-          if (j != s && j < n) heaps[s].push(std::max(dq[r], 0.0f), perm[j]);
+          if (j != s && j < n) offers.push_back({s, j, dq[r]});
         }
-        if (masks[q] != 0) thresholds[q] = heaps[s].threshold();
-        if (!both) continue;
-        for (uint64_t bits = col_masks[q]; bits != 0; bits &= bits - 1) {
-          const int r = LowestBit(bits);
-          const int64_t j = t * kTile + r;
-          heaps[j].push(std::max(dq[r], 0.0f), perm[s]);
-        }
+        if (both)
+          for (uint64_t bits = col_masks[q]; bits != 0; bits &= bits - 1) {
+            const int r = LowestBit(bits);
+            offers.push_back({t * kTile + r, s, dq[r]});
+          }
       }
+      consume(offers);
+      for (int q = 0; q < nq; ++q)
+        if (masks[q] != 0) thresholds[q] = threshold_of(a_begin + q);
     }
   };
 
@@ -364,7 +368,7 @@ void ExactKnn(const T* X, int64_t n, int64_t d, int64_t k, SimdLevel level, Thre
     const std::vector<double> basis =
         PrincipalSubspace(sel.rows.data(), n, d, ProjectedDims(d), pool);
     m = static_cast<int>(static_cast<int64_t>(basis.size()) / d);
-    if (m > 0) bound_rows = BoundRows(sel, n, d, basis, m, pool);
+    if (m > 0) bound_rows = BoundRows(sel, n, d, basis, m, kernels::GetProjectRows(level), pool);
   }
   const bool screened = m > 0;
   const int64_t tile_d = screened ? m + 1 : d;
@@ -390,131 +394,56 @@ void ExactKnn(const T* X, int64_t n, int64_t d, int64_t k, SimdLevel level, Thre
     }
   });
 
+  std::vector<float> ordered(static_cast<size_t>(n * tile_d));  // rows in locality order
+  ParallelForRange(pool, n, 1024, [&](int64_t begin, int64_t end) {
+    for (int64_t s = begin; s < end; ++s)
+      std::copy_n(tile_rows + int64_t{perm[s]} * tile_d, tile_d,
+                  &ordered[static_cast<size_t>(s * tile_d)]);
+  });
+  // Every row's k smallest offers so far, by position.
+  const int64_t capacity = TopK::Capacity(k);
+  std::vector<std::pair<float, int32_t>> heap_buffer(static_cast<size_t>(n * capacity));
+  std::vector<TopK> heaps;
+  heaps.reserve(static_cast<size_t>(n));
+  for (int64_t s = 0; s < n; ++s)
+    heaps.emplace_back(&heap_buffer[static_cast<size_t>(s * capacity)], k);
+
   if (!screened) {
-    std::vector<float> ordered(static_cast<size_t>(n * d));  // rows in locality order
-    ParallelForRange(pool, n, 1024, [&](int64_t begin, int64_t end) {
-      for (int64_t s = begin; s < end; ++s)
-        std::copy_n(tile_rows + int64_t{perm[s]} * d, d, &ordered[static_cast<size_t>(s * d)]);
-    });
-    std::vector<std::pair<float, int32_t>> heap_buffer;
-    std::vector<TopK> heaps;
-    SymmetricSearch(ordered, tiles, norms, perm, n, d, k, dot_tile, pool, heap_buffer, heaps);
-    // Exact float64 distances for the kept neighbours, then sort by (distance, index).
-    ParallelForRange(pool, n, kQueryBlock, [&](int64_t begin, int64_t end) {
-      std::vector<int32_t> kept(static_cast<size_t>(k));
-      for (int64_t s = begin; s < end; ++s) {
-        const std::pair<float, int32_t>* pairs = heaps[static_cast<size_t>(s)].Finish();
-        for (int64_t m = 0; m < k; ++m) kept[static_cast<size_t>(m)] = pairs[m].second;
-        const int64_t i = perm[s];
-        SortRowByDistance(X, d, i, kept.data(), k, squared_distance64, out_indices + i * k,
-                          out_sq_distances + i * k);
-      }
-    });
-    return;
+    SymmetricSearch(
+        ordered, tiles, norms, n, tile_d, dot_tile, pool,
+        [&](const std::vector<Offer>& offers) {
+          for (const Offer& o : offers) heaps[o.s].push(std::max(o.value, 0.0f), perm[o.j]);
+        },
+        [&](int64_t s) { return heaps[s].threshold(); });
+  } else {
+    // An offer is a candidate whose bound can beat the row's current k-th true distance:
+    // its true distance decides. Candidates' rows are scattered over memory: they are
+    // evaluated with the rows a few candidates ahead prefetched (latency-bound).
+    auto row_of = [&](int64_t s) { return &sel.rows[static_cast<size_t>(perm[s]) * d]; };
+    SymmetricSearch(
+        ordered, tiles, norms, n, tile_d, dot_tile, pool,
+        [&](const std::vector<Offer>& offers) {
+          const size_t size = offers.size();
+          for (size_t b = 0; b < std::min<size_t>(kPrefetchAhead, size); ++b)
+            PrefetchRow(row_of(offers[b].j), d);
+          for (size_t b = 0; b < size; ++b) {
+            if (b + kPrefetchAhead < size) PrefetchRow(row_of(offers[b + kPrefetchAhead].j), d);
+            const Offer& o = offers[b];
+            heaps[o.s].push(squared_distance(row_of(o.s), row_of(o.j), d), perm[o.j]);
+          }
+        },
+        [&](int64_t s) { return heaps[s].threshold() + kBoundSlack * (norms[s] + max_norm); });
   }
 
-  // Screened rows: each query block sweeps every tile of bound coordinates.
-  ParallelForRange(pool, n, kQueryBlock, [&](int64_t q_begin, int64_t q_end) {
-    const int nq = static_cast<int>(q_end - q_begin);
-    // This block's query rows, row-major, and their norms.
-    std::vector<float> queries(static_cast<size_t>(nq * tile_d));
-    for (int q = 0; q < nq; ++q) {
-      const int64_t i = perm[q_begin + q];
-      std::copy_n(tile_rows + i * tile_d, tile_d, &queries[static_cast<size_t>(q * tile_d)]);
-    }
-    const float* q_norms = &norms[static_cast<size_t>(q_begin)];
-    // Tiles nearest in locality order first: the block's own, then alternately after and
-    // before it.
-    std::vector<int64_t> tile_order;
-    tile_order.reserve(static_cast<size_t>(n_tiles));
-    {
-      const int64_t first = q_begin / kTile, last = (q_end - 1) / kTile;
-      for (int64_t t = first; t <= last; ++t) tile_order.push_back(t);
-      for (int64_t r = 1; first - r >= 0 || last + r < n_tiles; ++r) {
-        if (last + r < n_tiles) tile_order.push_back(last + r);
-        if (first - r >= 0) tile_order.push_back(first - r);
-      }
-    }
-    std::vector<float> dists(static_cast<size_t>(nq) * kTile);
-    std::vector<float> thresholds(static_cast<size_t>(nq));
-    std::vector<uint64_t> masks(static_cast<size_t>(nq));
-    const int64_t capacity = TopK::Capacity(k);
-    std::vector<std::pair<float, int32_t>> heap_buffer(static_cast<size_t>(nq * capacity));
-    std::vector<TopK> heaps;
-    heaps.reserve(static_cast<size_t>(nq));
-    for (int q = 0; q < nq; ++q) heaps.emplace_back(&heap_buffer[static_cast<size_t>(q * capacity)], k);
-    // The kept indices of row q, k of them (SortRowByDistance orders them).
-    std::vector<int32_t> kept(static_cast<size_t>(nq * k));
-    auto finish = [&](TopK& top, int q) {
-      const std::pair<float, int32_t>* pairs = top.Finish();
-      int32_t* row = &kept[static_cast<size_t>(q * k)];
-      for (int64_t s = 0; s < k; ++s) row[s] = pairs[s].second;
-      return row;
-    };
-
-    // One sweep of the kernel over every reference tile: visit(q, j, value) with the
-    // input index j of each entry at or below its row's threshold (never the row itself),
-    // then end_tile(), then the thresholds of the rows visited are refreshed from
-    // threshold_of(q).
-    auto sweep = [&](auto&& visit, auto&& end_tile, auto&& threshold_of) {
-      for (int q = 0; q < nq; ++q) thresholds[static_cast<size_t>(q)] = threshold_of(q);
-      for (const int64_t t : tile_order) {
-        dot_tile(queries.data(), tile_d, nq, &tiles[static_cast<size_t>(t * tile_d * kTile)],
-                 static_cast<int>(tile_d), q_norms, &norms[static_cast<size_t>(t * kTile)],
-                 thresholds.data(), dists.data(), masks.data(), nullptr, nullptr);
-        for (int q = 0; q < nq; ++q) {
-          uint64_t bits = masks[static_cast<size_t>(q)];
-          if (bits == 0) continue;  // nothing in this tile can enter the row's top k
-          const int64_t s = q_begin + q;
-          const float* dq = &dists[static_cast<size_t>(q) * kTile];
-          do {
-            const int r = LowestBit(bits);
-            bits &= bits - 1;
-            const int64_t j = t * kTile + r;
-            if (j != s && j < n) visit(q, perm[j], dq[r]);
-          } while (bits != 0);
-        }
-        end_tile();
-        for (int q = 0; q < nq; ++q)
-          if (masks[static_cast<size_t>(q)] != 0) thresholds[static_cast<size_t>(q)] = threshold_of(q);
-      }
-    };
-    auto true_distance = [&](int q, int32_t j) {
-      return squared_distance(&sel.rows[static_cast<size_t>(perm[q_begin + q]) * d],
-                              &sel.rows[static_cast<size_t>(j) * d], d);
-    };
-
-    // One sweep: an entry whose bound can beat the row's current k-th true distance
-    // has its true distance computed. The first tiles swept are the block's own and its
-    // neighbours in locality order, so the k-th distance is near its final value after
-    // a few tiles. (In input order a cold start evaluated ~3x more candidates, and a
-    // first sweep over the bounds had to seed the rows.)
-    // Candidates' rows are scattered over memory: evaluate them in batches with the
-    // rows a few candidates ahead prefetched (the evaluation is latency-bound).
-    std::vector<std::pair<int, int32_t>> batch;
-    auto evaluate_batch = [&] {
-      const size_t size = batch.size();
-      for (size_t b = 0; b < std::min<size_t>(kPrefetchAhead, size); ++b)
-        PrefetchRow(&sel.rows[static_cast<size_t>(batch[b].second) * d], d);
-      for (size_t b = 0; b < size; ++b) {
-        if (b + kPrefetchAhead < size)
-          PrefetchRow(&sel.rows[static_cast<size_t>(batch[b + kPrefetchAhead].second) * d], d);
-        const auto [q, j] = batch[b];
-        heaps[q].push(true_distance(q, j), j);
-      }
-      batch.clear();
-    };
-    sweep([&](int q, int32_t j, float) { batch.emplace_back(q, j); }, evaluate_batch,
-          [&](int q) {
-            return heaps[static_cast<size_t>(q)].threshold() +
-                   kBoundSlack * (q_norms[q] + max_norm);
-          });
-
-    // Exact float64 distances for the kept neighbours, then sort by (distance, index).
-    for (int q = 0; q < nq; ++q) {
-      const int64_t i = perm[q_begin + q];
-      SortRowByDistance(X, d, i, finish(heaps[static_cast<size_t>(q)], q), k, squared_distance64,
-                        out_indices + i * k, out_sq_distances + i * k);
+  // Exact float64 distances for the kept neighbours, then sort by (distance, index).
+  ParallelForRange(pool, n, kQueryBlock, [&](int64_t begin, int64_t end) {
+    std::vector<int32_t> kept(static_cast<size_t>(k));
+    for (int64_t s = begin; s < end; ++s) {
+      const std::pair<float, int32_t>* pairs = heaps[static_cast<size_t>(s)].Finish();
+      for (int64_t m = 0; m < k; ++m) kept[static_cast<size_t>(m)] = pairs[m].second;
+      const int64_t i = perm[s];
+      SortRowByDistance(X, d, i, kept.data(), k, squared_distance64, out_indices + i * k,
+                        out_sq_distances + i * k);
     }
   });
 }

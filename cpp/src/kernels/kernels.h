@@ -67,6 +67,15 @@ double PerplexityStepAvx2(const float*, int64_t, int64_t, double, double, double
 double PerplexityStepAvx512(const float*, int64_t, int64_t, double, double, double*, double*);
 PerplexityStepFn GetPerplexityStep(SimdLevel level);
 
+// Projections of rows onto a basis, in float64: out[i * m + c] = sum_f rows[i * ld + f]
+// basis_t[f * m + c] for i < n_rows, c < m, the terms of each sum added in f order.
+using ProjectRowsFn = void (*)(const float* rows, int64_t ld, int64_t n_rows, int64_t d,
+                               const double* basis_t, int64_t m, double* out);
+void ProjectRowsScalar(const float*, int64_t, int64_t, int64_t, const double*, int64_t, double*);
+void ProjectRowsAvx2(const float*, int64_t, int64_t, int64_t, const double*, int64_t, double*);
+void ProjectRowsAvx512(const float*, int64_t, int64_t, int64_t, const double*, int64_t, double*);
+ProjectRowsFn GetProjectRows(SimdLevel level);
+
 // Barnes-Hut interaction-list kernel (acctsne/repulsion.h). Lanes are the points of a
 // group (kGroupLanes-padded), so every point sums its own interactions in list order.
 inline constexpr int kGroupLanes = 16;

@@ -234,6 +234,49 @@ inline double SquaredDistance64Impl(const float* __restrict a, const float* __re
   return ((sums[0] + sums[1]) + (sums[2] + sums[3])) + ((sums[4] + sums[5]) + (sums[6] + sums[7]));
 }
 
+// Register tile of kRows rows x two native vectors of basis columns, accumulators in
+// registers (8 of AVX2's 16); columns past the last whole tile one at a time. Each sum
+// is one chain of multiply-adds in f order.
+template <int W>
+inline void ProjectRowsImpl(const float* __restrict rows, int64_t ld, int64_t n_rows, int64_t d,
+                            const double* __restrict basis_t, int64_t m,
+                            double* __restrict out) {
+  using D = typename DoubleLanes<W>::D;
+  constexpr int kWidth = W / 2;
+  constexpr int kRows = 4;
+  constexpr int kCols = 2 * kWidth;
+  for (int64_t i0 = 0; i0 < n_rows; i0 += kRows) {
+    const int rows_here = n_rows - i0 < kRows ? static_cast<int>(n_rows - i0) : kRows;
+    const float* x[kRows];
+    for (int r = 0; r < kRows; ++r) x[r] = rows + (i0 + (r < rows_here ? r : 0)) * ld;
+    int64_t c0 = 0;
+    for (; c0 + kCols <= m; c0 += kCols) {
+      D acc[kRows][2] = {};
+      const double* b = basis_t + c0;
+      for (int64_t f = 0; f < d; ++f, b += m) {
+        D bv[2];
+        __builtin_memcpy(&bv[0], b, sizeof(D));
+        __builtin_memcpy(&bv[1], b + kWidth, sizeof(D));
+        for (int r = 0; r < kRows; ++r) {
+          const double xf = x[r][f];
+          acc[r][0] += xf * bv[0];
+          acc[r][1] += xf * bv[1];
+        }
+      }
+      for (int r = 0; r < rows_here; ++r) {
+        __builtin_memcpy(out + (i0 + r) * m + c0, &acc[r][0], sizeof(D));
+        __builtin_memcpy(out + (i0 + r) * m + c0 + kWidth, &acc[r][1], sizeof(D));
+      }
+    }
+    for (; c0 < m; ++c0)
+      for (int r = 0; r < rows_here; ++r) {
+        double acc = 0.0;
+        for (int64_t f = 0; f < d; ++f) acc += static_cast<double>(x[r][f]) * basis_t[f * m + c0];
+        out[(i0 + r) * m + c0] = acc;
+      }
+  }
+}
+
 template <int kDims, int kDof, int W, int kVecs, bool kCheckDuplicates>
 __attribute__((always_inline)) inline void InteractRange(
     const typename Lanes<W>::F (*p)[kDims], const InteractionList& list, int e_begin,
@@ -676,6 +719,17 @@ inline float SquaredDistanceImpl(const float* a, const float* b, int64_t n) {
 }
 
 template <int W>
+inline void ProjectRowsImpl(const float* rows, int64_t ld, int64_t n_rows, int64_t d,
+                            const double* basis_t, int64_t m, double* out) {
+  for (int64_t i = 0; i < n_rows; ++i)
+    for (int64_t c = 0; c < m; ++c) {
+      double acc = 0.0;
+      for (int64_t f = 0; f < d; ++f) acc += static_cast<double>(rows[i * ld + f]) * basis_t[f * m + c];
+      out[i * m + c] = acc;
+    }
+}
+
+template <int W>
 inline void DotTileImpl(const float* queries, int64_t ld, int nq, const float* tile,
                         int n_features, const float* q_norms, const float* tile_norms,
                         const float* thresholds, float* out, uint64_t* masks,
@@ -830,6 +884,10 @@ inline InteractFn InteractFor(int dims, int dof) {
   double PerplexityStep##Suffix(const float* dist, int64_t k, int64_t skip, double beta,   \
                                 double min_row_sum, double* p, double* sum_dist_p) {      \
     return PerplexityStepImpl<W>(dist, k, skip, beta, min_row_sum, p, sum_dist_p);        \
+  }                                                                                       \
+  void ProjectRows##Suffix(const float* rows, int64_t ld, int64_t n_rows, int64_t d,       \
+                           const double* basis_t, int64_t m, double* out) {               \
+    ProjectRowsImpl<W>(rows, ld, n_rows, d, basis_t, m, out);                             \
   }                                                                                       \
   void DotTile##Suffix(ACCTSNE_DOT_TILE_ARGS) {                                           \
     DotTileImpl<W>(queries, ld_queries, nq, tile, n_features, q_norms, tile_norms,        \

@@ -58,6 +58,11 @@ PerplexityStepFn GetPerplexityStep(SimdLevel level) {
                                 ACCTSNE_IF_AVX512(PerplexityStepAvx512));
 }
 
+ProjectRowsFn GetProjectRows(SimdLevel level) {
+  return Pick<ProjectRowsFn>(level, &ProjectRowsScalar, ACCTSNE_IF_AVX2(ProjectRowsAvx2),
+                             ACCTSNE_IF_AVX512(ProjectRowsAvx512));
+}
+
 InteractFn GetInteract(SimdLevel level, int dims, int dof) {
   CheckShape(dims, dof);
   return Pick<InteractFn (*)(int, int)>(level, &InteractScalar, ACCTSNE_IF_AVX2(InteractAvx2),
