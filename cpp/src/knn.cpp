@@ -216,8 +216,8 @@ void SortRowByDistance(const T* X, int64_t d, int64_t i, const int32_t* cols, in
 
 // A kd-tree order of the rows: ranges split at the median of their widest coordinate
 // (ties by index) down to kQueryBlock rows, each left part a whole number of query
-// blocks. Rows close in this order are close in space, so the tiles next to a query
-// block hold most of its neighbours: swept first, they bring the thresholds near their
+// blocks. Rows close in this order are close in space, so the blocks next to a block
+// hold most of its neighbours: searched first, they bring the thresholds near their
 // final values at once, and few of the later entries pass them (on MNIST PCA-50 the
 // selection was a fifth of the kNN time in input order).
 std::vector<int32_t> LocalityOrder(const float* rows, int64_t n, int64_t d, ThreadPool& pool) {

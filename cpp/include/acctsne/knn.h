@@ -6,13 +6,14 @@
 // ||x||^2 + ||y||^2 - 2 x.y with a SIMD dot-product kernel (kernels/). The k distances
 // finally kept are then recomputed exactly in float64 from the original X.
 //
-// The rows are searched in a kd-tree locality order, each block of queries sweeping the
-// reference tiles nearest to it first, so every row's k-th distance is close to final
-// after a few tiles and few later entries reach the selection. Only the order of the work
-// changes: each pair's float32 value is the same, and the kept set is the k smallest by
-// (value, input index) whatever the order.
+// The rows are searched in a kd-tree locality order, in blocks of rows, each pair of
+// blocks once: a pair's float32 values are the same from either side, so one kernel call
+// serves both blocks' rows. Pairs of nearby blocks come first, so every row's k-th
+// distance is close to final early and few later entries reach the selection. Only the
+// order of the work changes: each pair's float32 value is the same, and the kept set is
+// the k smallest by (value, input index) whatever the order.
 //
-// Wide rows (>= 256 features, e.g. raw MNIST) are screened instead: the kernel sweeps the
+// Wide rows (>= 256 features, e.g. raw MNIST) are screened instead: the kernel runs on the
 // m + 1 coordinates of a lower bound (projection on the leading principal subspace plus
 // the residual norm, acctsne/projection.h), and only pairs whose bound can beat the row's
 // current k-th distance get their true distance computed (~1% of pairs on MNIST). The
