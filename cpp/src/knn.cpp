@@ -36,7 +36,7 @@ inline int LowestBit(uint64_t bits) {
 
 // The k smallest (distance, index) pairs offered, by lexicographic order, so the kept set
 // does not depend on the order of the offers. Offers below the current bound are appended
-// to a buffer of 2k + kTile; a full buffer is cut back to its k smallest (nth_element),
+// to a buffer of k + kTile; a full buffer is cut back to its k smallest (nth_element),
 // which tightens the bound. Amortised O(1) per offer: a binary heap's sift per accepted
 // offer was a fifth of the whole kNN time (MNIST PCA-50 accepts ~600 offers per row).
 class TopK {
@@ -44,7 +44,9 @@ class TopK {
   TopK(std::pair<float, int32_t>* buffer, int64_t k)
       : buffer_(buffer), k_(k), capacity_(Capacity(k)) {}
 
-  static int64_t Capacity(int64_t k) { return 2 * k + kTile; }
+  // k + kTile (not 2k + kTile) keeps the n buffers of the block-pair search small (k = 91
+  // at 70k: 87 MB instead of 138).
+  static int64_t Capacity(int64_t k) { return k + kTile; }
 
   // Offers at or above this distance cannot enter.
   float threshold() const { return bound_.first; }
@@ -357,7 +359,7 @@ void ExactKnn(const T* X, int64_t n, int64_t d, int64_t k, SimdLevel level, Thre
   const kernels::SquaredDistance64Fn squared_distance64 = kernels::GetSquaredDistance64(level);
 
   // Centre and rescale into float32 (selection only; final distances are exact).
-  const SelectionRows sel = CentreAndRescale(X, n, d, pool);
+  SelectionRows sel = CentreAndRescale(X, n, d, pool);
 
   // High-dimensional rows are screened by the projection bound: the tiles then hold the
   // m + 1 bound coordinates, and a candidate's true float32 distance is computed only
@@ -400,6 +402,13 @@ void ExactKnn(const T* X, int64_t n, int64_t d, int64_t k, SimdLevel level, Thre
       std::copy_n(tile_rows + int64_t{perm[s]} * tile_d, tile_d,
                   &ordered[static_cast<size_t>(s * tile_d)]);
   });
+  // The rows the search started from are not read again (the screened search's true
+  // distances read sel.rows, the final ones X).
+  if (screened) {
+    std::vector<float>().swap(bound_rows);
+  } else {
+    std::vector<float>().swap(sel.rows);
+  }
   // Every row's k smallest offers so far, by position.
   const int64_t capacity = TopK::Capacity(k);
   std::vector<std::pair<float, int32_t>> heap_buffer(static_cast<size_t>(n * capacity));
