@@ -385,22 +385,18 @@ void ExactKnn(const T* X, int64_t n, int64_t d, int64_t k, SimdLevel level, Thre
   // Padding references get an infinite norm; their lanes are skipped.
   std::vector<float> norms(static_cast<size_t>(n_tiles * kTile),
                            std::numeric_limits<float>::infinity());
+  // The rows in locality order twice: row-major (the queries) and transposed per tile.
   std::vector<float> tiles(static_cast<size_t>(n_tiles * tile_d * kTile), 0.0f);
+  std::vector<float> ordered(static_cast<size_t>(n * tile_d));
   ParallelForRange(pool, n, 1024, [&](int64_t begin, int64_t end) {
     for (int64_t s = begin; s < end; ++s) {
-      const int64_t i = perm[s];
+      const float* row = tile_rows + int64_t{perm[s]} * tile_d;
+      std::copy_n(row, tile_d, &ordered[static_cast<size_t>(s * tile_d)]);
       float* tile = &tiles[static_cast<size_t>((s / kTile) * tile_d * kTile)];
       const int64_t lane = s % kTile;
-      for (int64_t f = 0; f < tile_d; ++f) tile[f * kTile + lane] = tile_rows[i * tile_d + f];
-      norms[s] = sel.norms[i];
+      for (int64_t f = 0; f < tile_d; ++f) tile[f * kTile + lane] = row[f];
+      norms[s] = sel.norms[perm[s]];
     }
-  });
-
-  std::vector<float> ordered(static_cast<size_t>(n * tile_d));  // rows in locality order
-  ParallelForRange(pool, n, 1024, [&](int64_t begin, int64_t end) {
-    for (int64_t s = begin; s < end; ++s)
-      std::copy_n(tile_rows + int64_t{perm[s]} * tile_d, tile_d,
-                  &ordered[static_cast<size_t>(s * tile_d)]);
   });
   // The rows the search started from are not read again (the screened search's true
   // distances read sel.rows, the final ones X).

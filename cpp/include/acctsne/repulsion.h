@@ -5,7 +5,7 @@
 // the tree is used as one summary point at its centre of mass when
 //   squared_max_width(cell) < angle^2 * |y_i - com(cell)|^2      (sklearn's test)
 // and a point never repels itself (nor points within 1e-6 of it in every coordinate).
-// Leaves are visited point by point. The tree is walked once per group of up to 32
+// Leaves are visited point by point. The tree is walked once per group of up to 128
 // Morton-consecutive points with a conservative (group bounding box) form of that test,
 // and the resulting interaction list is applied to the group's points by a SIMD kernel;
 // see repulsion.cpp. Groups are processed in fixed blocks whose partial Z are reduced in

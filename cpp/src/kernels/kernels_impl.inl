@@ -13,6 +13,11 @@
 namespace acctsne::kernels {
 namespace {
 
+// Eight float64 partial sums added in one fixed order (the same at every level).
+inline double SumOfEight(const double* sums) {
+  return ((sums[0] + sums[1]) + (sums[2] + sums[3])) + ((sums[4] + sums[5]) + (sums[6] + sums[7]));
+}
+
 #if defined(__GNUC__) || defined(__clang__)
 // W floats as one vector value, W chosen per translation unit to fit the ISA's registers
 // (4 for SSE2, 8 for AVX2, 16 for AVX-512). Lanes never combine with each other, so every
@@ -231,7 +236,7 @@ inline double SquaredDistance64Impl(const float* __restrict a, const float* __re
     const double diff = static_cast<double>(a[f]) - static_cast<double>(b[f]);
     sums[l] += diff * diff;
   }
-  return ((sums[0] + sums[1]) + (sums[2] + sums[3])) + ((sums[4] + sums[5]) + (sums[6] + sums[7]));
+  return SumOfEight(sums);
 }
 
 // Register tile of kRows rows x two native vectors of basis columns, accumulators in
@@ -620,7 +625,7 @@ inline double PerplexityStepImpl(const float* __restrict dist, int64_t k, int64_
   auto sum8 = [](const D (&v)[kParts]) {
     double lane[8];
     for (int l = 0; l < 8; ++l) lane[l] = v[l / kWidth][l % kWidth];
-    return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+    return SumOfEight(lane);
   };
   const int64_t full = k / 8 * 8;
   D acc[kParts] = {};
@@ -704,7 +709,7 @@ inline double SquaredDistance64Impl(const float* a, const float* b, int64_t n) {
     const double diff = static_cast<double>(a[f]) - static_cast<double>(b[f]);
     sums[f % kDistanceSums64] += diff * diff;
   }
-  return ((sums[0] + sums[1]) + (sums[2] + sums[3])) + ((sums[4] + sums[5]) + (sums[6] + sums[7]));
+  return SumOfEight(sums);
 }
 template <int W>
 inline float SquaredDistanceImpl(const float* a, const float* b, int64_t n) {
