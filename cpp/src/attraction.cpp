@@ -15,38 +15,42 @@ constexpr int64_t kRowBlock = 256;
 
 }  // namespace
 
-PSums ComputePSums(const CsrView& P, ThreadPool& pool) {
-  const int64_t nnz = P.indptr[P.n_rows];
+PSums ComputePSums(const CsrView& P, float p_scale, ThreadPool& pool) {
+  // Entries are stored in [indptr[0], indptr[n_rows]) whatever the row order.
+  const int64_t first = P.indptr[0], nnz = P.indptr[P.n_rows] - first;
+  const float* data = P.data + first;
   PSums out;
   out.p_log_p = ParallelSum(pool, nnz, 1 << 14, [&](int64_t begin, int64_t end) {
     double s = 0.0;
-    for (int64_t e = begin; e < end; ++e)
-      if (P.data[e] > 0.0f) s += static_cast<double>(P.data[e]) * std::log(static_cast<double>(P.data[e]));
+    for (int64_t e = begin; e < end; ++e) {
+      const float p = data[e] * p_scale;
+      if (p > 0.0f) s += static_cast<double>(p) * std::log(static_cast<double>(p));
+    }
     return s;
   });
   out.p_sum = ParallelSum(pool, nnz, 1 << 14, [&](int64_t begin, int64_t end) {
     double s = 0.0;
-    for (int64_t e = begin; e < end; ++e) s += P.data[e];
+    for (int64_t e = begin; e < end; ++e) s += data[e] * p_scale;
     return s;
   });
   return out;
 }
 
 
-double AttractiveForces(const CsrView& P, const float* Y, int dims, int dof, double sum_q,
-                        bool compute_error, const PSums& sums, SimdLevel level,
+double AttractiveForces(const CsrView& P, float p_scale, const float* Y, int dims, int dof,
+                        double sum_q, bool compute_error, const PSums& sums, SimdLevel level,
                         ThreadPool& pool, float* pos_forces) {
   ACCTSNE_CHECK(dims >= 1 && dims <= 3, "attraction supports 1 to 3 dimensions, got ", dims);
   const kernels::AttractFn attract = kernels::GetAttract(level, dims, dof);
   ParallelForRange(pool, P.n_rows, kRowBlock, [&](int64_t begin, int64_t end) {
-    attract(P.indptr, P.indices, P.data, Y, begin, end, pos_forces);
+    attract(P, p_scale, Y, begin, end, pos_forces);
   });
   if (!compute_error) return 0.0;
   // KL = sum p log p - sum p log w + log Z sum p, with log w = -((dof+1)/2) log(1 + d2/dof):
   // only the middle sum changes between iterations.
   const kernels::LogSumFn log_sum = kernels::GetLogSum(level, dims);
   const double s_log = ParallelSum(pool, P.n_rows, kRowBlock, [&](int64_t begin, int64_t end) {
-    return log_sum(P.indptr, P.indices, P.data, Y, begin, end, static_cast<float>(dof));
+    return log_sum(P, p_scale, Y, begin, end, static_cast<float>(dof));
   });
   return sums.p_log_p + (dof + 1.0) / 2.0 * s_log + std::log(sum_q) * sums.p_sum;
 }

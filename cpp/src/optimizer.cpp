@@ -62,7 +62,7 @@ void SparseEngine::Renumber(const float* Y) {
   P_perm_.indptr = perm_indptr_.data();
   P_perm_.indices = perm_indices_.data();
   P_perm_.data = perm_data_.data();
-  p_sums_ = ComputePSums(P_perm_, pool_);
+  p_sums_ = ComputePSums(P_perm_, 1.0f, pool_);
 }
 
 std::vector<int32_t> SparseEngine::AdoptOrder(const float* Y) {
@@ -93,7 +93,7 @@ double SparseEngine::Compute(const float* Y, bool compute_error, float* grad) {
     });
     y_perm = y_perm_.data();
   }
-  const double kl = AttractiveForces(P_perm_, y_perm, dims, dof_, z, compute_error, p_sums_,
+  const double kl = AttractiveForces(P_perm_, 1.0f, y_perm, dims, dof_, z, compute_error, p_sums_,
                                      level_, pool_, pos_.data());
   times.attraction += SecondsSince(t0);
 

@@ -5,7 +5,8 @@
 //       = sum p log p + ((dof+1)/2) sum p log(1 + d^2/dof) + log Z sum p
 //
 // Rows are independent; fixed blocks of rows; KL partials reduced in block order.
-// dof must be 1 or 2.
+// dof must be 1 or 2. Every p is data * p_scale rounded as a float (the exaggeration is
+// a scalar: the same values as a P multiplied beforehand, without a second copy of P).
 #pragma once
 
 #include <cstdint>
@@ -16,17 +17,18 @@
 
 namespace acctsne {
 
-// Constants of the KL divergence for a fixed P (computed once per phase).
+// Constants of the KL divergence for a fixed P and scale (computed once per phase), in
+// the storage order of P's entries (so they do not depend on the visiting order).
 struct PSums {
   double p_log_p = 0.0;  // sum of p log p over the non-zero p
   double p_sum = 0.0;    // sum of p
 };
-PSums ComputePSums(const CsrView& P, ThreadPool& pool);
+PSums ComputePSums(const CsrView& P, float p_scale, ThreadPool& pool);
 
 // Writes A (n x dims) and returns KL (0 when compute_error is false). sum_q is Z;
-// `sums` must be ComputePSums(P).
-double AttractiveForces(const CsrView& P, const float* Y, int dims, int dof, double sum_q,
-                        bool compute_error, const PSums& sums, SimdLevel level,
+// `sums` must be ComputePSums(P, p_scale).
+double AttractiveForces(const CsrView& P, float p_scale, const float* Y, int dims, int dof,
+                        double sum_q, bool compute_error, const PSums& sums, SimdLevel level,
                         ThreadPool& pool, float* pos_forces);
 
 }  // namespace acctsne

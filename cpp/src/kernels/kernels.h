@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "acctsne/common.h"
 #include "acctsne/simd.h"
 
 namespace acctsne::kernels {
@@ -104,23 +105,25 @@ InteractFn InteractAvx512(int dims, int dof);
 // dims in 1..3, dof in {1, 2}.
 InteractFn GetInteract(SimdLevel level, int dims, int dof);
 
-// Attraction over the CSR rows [row_begin, row_end) of P (acctsne/attraction.h):
+// Attraction over the rows [row_begin, row_end) of P (acctsne/attraction.h), each entry
+// scaled by p_scale (the exaggeration: p_e = data[e] * p_scale, rounded as a float):
 //   out[i] = sum_e p_e w_e (y_i - y_j),  w = (dof / (dof + |y_i - y_j|^2))^((dof + 1) / 2)
 // Y and out are n x dims row-major. Lanes take W consecutive entries of a row (gathered
 // neighbour coordinates); lane sums are combined in lane order, so the result is fixed
 // for a given SIMD level.
-using AttractFn = void (*)(const int64_t* indptr, const int32_t* indices, const float* data,
-                           const float* Y, int64_t row_begin, int64_t row_end, float* out);
+using AttractFn = void (*)(const CsrView& P, float p_scale, const float* Y, int64_t row_begin,
+                           int64_t row_end, float* out);
 AttractFn AttractScalar(int dims, int dof);
 AttractFn AttractAvx2(int dims, int dof);
 AttractFn AttractAvx512(int dims, int dof);
 AttractFn GetAttract(SimdLevel level, int dims, int dof);
 
-// sum over the entries of rows [row_begin, row_end) of p_e log(1 + |y_i - y_j|^2 / dof),
+// sum over the entries of rows [row_begin, row_end) of p_e log(1 + |y_i - y_j|^2 / dof)
+// (p_e = data[e] * p_scale, as in the attraction),
 // the only per-entry part of the KL divergence (acctsne/attraction.h). Vectorised log
 // (relative error ~1e-7); the row partial sums are added in double.
-using LogSumFn = double (*)(const int64_t* indptr, const int32_t* indices, const float* data,
-                            const float* Y, int64_t row_begin, int64_t row_end, float dof);
+using LogSumFn = double (*)(const CsrView& P, float p_scale, const float* Y, int64_t row_begin,
+                            int64_t row_end, float dof);
 LogSumFn LogSumScalar(int dims);
 LogSumFn LogSumAvx2(int dims);
 LogSumFn LogSumAvx512(int dims);

@@ -453,8 +453,8 @@ __attribute__((always_inline)) inline void GatherNeighbours(const float* Y, cons
 }
 
 template <int kDims, int kDof, int W>
-inline void AttractImpl(const int64_t* indptr, const int32_t* indices, const float* data,
-                        const float* Y, int64_t row_begin, int64_t row_end, float* out) {
+inline void AttractImpl(const CsrView& P, float p_scale, const float* Y, int64_t row_begin,
+                        int64_t row_end, float* out) {
   using V = typename Lanes<W>::F;
   for (int64_t i = row_begin; i < row_end; ++i) {
     float yi[kDims];
@@ -465,10 +465,11 @@ inline void AttractImpl(const int64_t* indptr, const int32_t* indices, const flo
     // which contribute exactly 0.
     alignas(64) int32_t tail_idx[W];
     alignas(64) float tail_p[W];
-    for (int64_t e = indptr[i]; e < indptr[i + 1]; e += W) {
-      const int32_t* idx = indices + e;
-      const float* pe = data + e;
-      const int64_t left = indptr[i + 1] - e;
+    const int64_t r = P.StorageRow(i), row_stop = P.indptr[r + 1];
+    for (int64_t e = P.indptr[r]; e < row_stop; e += W) {
+      const int32_t* idx = P.indices + e;
+      const float* pe = P.data + e;
+      const int64_t left = row_stop - e;
       if (left < W) {
         for (int l = 0; l < W; ++l) {
           tail_idx[l] = l < left ? idx[l] : static_cast<int32_t>(i);
@@ -477,7 +478,7 @@ inline void AttractImpl(const int64_t* indptr, const int32_t* indices, const flo
         idx = tail_idx;
         pe = tail_p;
       }
-      const V p = LoadLanes<V>(pe);
+      const V p = LoadLanes<V>(pe) * p_scale;
       V diff[kDims];
       GatherNeighbours<W, kDims, V>(Y, idx, diff);
       V d2 = V{};
@@ -526,8 +527,8 @@ __attribute__((always_inline)) inline typename Lanes<W>::F LogLanes(typename Lan
 }
 
 template <int kDims, int W>
-inline double LogSumImpl(const int64_t* indptr, const int32_t* indices, const float* data,
-                         const float* Y, int64_t row_begin, int64_t row_end, float dof) {
+inline double LogSumImpl(const CsrView& P, float p_scale, const float* Y, int64_t row_begin,
+                         int64_t row_end, float dof) {
   using V = typename Lanes<W>::F;
   double total = 0.0;
   alignas(64) int32_t tail_idx[W];
@@ -536,10 +537,11 @@ inline double LogSumImpl(const int64_t* indptr, const int32_t* indices, const fl
     float yi[kDims];
     for (int a = 0; a < kDims; ++a) yi[a] = Y[i * kDims + a];
     V acc = V{};
-    for (int64_t e = indptr[i]; e < indptr[i + 1]; e += W) {
-      const int32_t* idx = indices + e;
-      const float* pe = data + e;
-      const int64_t left = indptr[i + 1] - e;
+    const int64_t r = P.StorageRow(i), row_stop = P.indptr[r + 1];
+    for (int64_t e = P.indptr[r]; e < row_stop; e += W) {
+      const int32_t* idx = P.indices + e;
+      const float* pe = P.data + e;
+      const int64_t left = row_stop - e;
       if (left < W) {  // pad with (i, p = 0): log(1 + 0) * 0 = 0
         for (int l = 0; l < W; ++l) {
           tail_idx[l] = l < left ? idx[l] : static_cast<int32_t>(i);
@@ -555,7 +557,7 @@ inline double LogSumImpl(const int64_t* indptr, const int32_t* indices, const fl
         const V diff = yi[a] - coords[a];
         d2 += diff * diff;
       }
-      acc += LoadLanes<V>(pe) * LogLanes<W>(1.0f + d2 / dof);
+      acc += (LoadLanes<V>(pe) * p_scale) * LogLanes<W>(1.0f + d2 / dof);
     }
     double row = 0.0;
     for (int l = 0; l < W; ++l) row += acc[l];
@@ -787,12 +789,13 @@ inline void InteractImpl(const float* const* pos, int n_points, const Interactio
   }
 }
 template <int kDims, int kDof, int W>
-inline void AttractImpl(const int64_t* indptr, const int32_t* indices, const float* data,
-                        const float* Y, int64_t row_begin, int64_t row_end, float* out) {
+inline void AttractImpl(const CsrView& P, float p_scale, const float* Y, int64_t row_begin,
+                        int64_t row_end, float* out) {
   for (int64_t i = row_begin; i < row_end; ++i) {
     float force[kDims] = {};
-    for (int64_t e = indptr[i]; e < indptr[i + 1]; ++e) {
-      const int64_t j = indices[e];
+    const int64_t r = P.StorageRow(i);
+    for (int64_t e = P.indptr[r]; e < P.indptr[r + 1]; ++e) {
+      const int64_t j = P.indices[e];
       float diff[kDims];
       float d2 = 0.0f;
       for (int a = 0; a < kDims; ++a) {
@@ -806,24 +809,27 @@ inline void AttractImpl(const int64_t* indptr, const int32_t* indices, const flo
         const float x = 2.0f / (2.0f + d2);
         w = x * std::sqrt(x);
       }
-      for (int a = 0; a < kDims; ++a) force[a] += data[e] * w * diff[a];
+      const float p = P.data[e] * p_scale;
+      for (int a = 0; a < kDims; ++a) force[a] += p * w * diff[a];
     }
     for (int a = 0; a < kDims; ++a) out[i * kDims + a] = force[a];
   }
 }
 template <int kDims, int W>
-inline double LogSumImpl(const int64_t* indptr, const int32_t* indices, const float* data,
-                         const float* Y, int64_t row_begin, int64_t row_end, float dof) {
+inline double LogSumImpl(const CsrView& P, float p_scale, const float* Y, int64_t row_begin,
+                         int64_t row_end, float dof) {
   double total = 0.0;
-  for (int64_t i = row_begin; i < row_end; ++i)
-    for (int64_t e = indptr[i]; e < indptr[i + 1]; ++e) {
+  for (int64_t i = row_begin; i < row_end; ++i) {
+    const int64_t r = P.StorageRow(i);
+    for (int64_t e = P.indptr[r]; e < P.indptr[r + 1]; ++e) {
       float d2 = 0.0f;
       for (int a = 0; a < kDims; ++a) {
-        const float diff = Y[i * kDims + a] - Y[int64_t{indices[e]} * kDims + a];
+        const float diff = Y[i * kDims + a] - Y[int64_t{P.indices[e]} * kDims + a];
         d2 += diff * diff;
       }
-      total += data[e] * std::log(1.0f + d2 / dof);
+      total += (P.data[e] * p_scale) * std::log(1.0f + d2 / dof);
     }
+  }
   return total;
 }
 #endif
