@@ -15,8 +15,11 @@ import argparse
 import time
 
 import numpy as np
+from scipy.sparse import csr_matrix
 
 from acctsne import _core
+from acctsne._optimization import make_engine, run_schedule, sklearn_schedule
+from acctsne._progress import Reporter
 from acctsne.benchmark import datasets
 
 import _local  # noqa: F401  (data directory default)
@@ -46,42 +49,42 @@ def main():
     Y = PCA(2, random_state=0).fit_transform(X).astype(np.float32)
     Y = np.ascontiguousarray(Y / np.std(Y[:, 0]) * 1e-4, dtype=np.float32)
     lr = max(X.shape[0] / 12 / 4, 50)
-    common = dict(
+    P = csr_matrix((data, cols, indptr), shape=(X.shape[0], X.shape[0]))
+    engine = make_engine(
+        P,
+        method="barnes_hut",
+        n_components=2,
+        degrees_of_freedom=1,
         angle=0.5,
-        dof=1,
-        n_iter_check=args.check_every,
-        learning_rate=lr,
-        min_grad_norm=1e-7,
         n_threads=args.n_jobs,
     )
-    t0 = time.perf_counter()
-    r1 = _core.optimize_barnes_hut(
-        Y,
-        indptr,
-        cols,
-        data,
-        exaggeration=12.0,
-        start_iter=0,
-        max_iter=250,
-        n_iter_without_progress=250,
-        momentum=0.5,
-        **common,
+    schedule = sklearn_schedule(
+        early_exaggeration=12.0, max_iter=args.iters, n_iter_without_progress=300
     )
-    r2 = _core.optimize_barnes_hut(
-        Y,
-        indptr,
-        cols,
-        data,
-        exaggeration=1.0,
-        start_iter=250,
+    reporter = Reporter(
+        verbose=0,
+        n_iter_check=args.check_every,
+        callbacks=[],
+        callbacks_every_iters=50,
+        progress_bar=False,
         max_iter=args.iters,
-        n_iter_without_progress=300,
-        momentum=0.8,
-        **common,
+        embedding=Y,
+        out_dtype=np.float32,
+    )
+    t0 = time.perf_counter()
+    kl, _ = run_schedule(
+        engine,
+        Y,
+        schedule,
+        learning_rate=lr,
+        min_grad_norm=1e-7,
+        reporter=reporter,
+        verbose=0,
+        n_iter_check=args.check_every,
     )
     wall = time.perf_counter() - t0
-    times = {k: round(r1["times"][k] + r2["times"][k], 2) for k in r1["times"]}
-    print(f"loop: {args.iters} iterations in {wall:.2f}s, phases {times}, KL {r2['error']:.4f}")
+    times = {k: round(v, 2) for k, v in engine.times.items()}
+    print(f"loop: {args.iters} iterations in {wall:.2f}s, phases {times}, KL {kl:.4f}")
 
 
 if __name__ == "__main__":

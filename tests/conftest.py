@@ -7,6 +7,7 @@ import pytest
 from scipy.sparse import csr_array
 
 from acctsne import _core
+from acctsne._optimization import make_engine
 
 
 @pytest.fixture
@@ -29,6 +30,26 @@ def sparse_p(X, perplexity=30.0, n_threads=1):
     idx, d2 = _core.knn_exact(np.ascontiguousarray(X), k, n_threads)
     indptr, cols, data, _ = _core.joint_probabilities_nn(idx, d2, perplexity, n_threads)
     return csr_array((data, cols, indptr), shape=(n, n))
+
+
+def gradient(method, Y, P, *, dof=1, compute_error=True, n_threads=1, **engine_params):
+    """(KL or NaN, dKL/dY) from the fit's gradient engine for ``method`` at Y.
+
+    P: a scipy CSR matrix or an (indptr, indices, data) triple; ``engine_params``: the
+    keyword arguments of :func:`acctsne._optimization.make_engine` (angle, fft_*).
+    """
+    engine = make_engine(
+        P,
+        method=method,
+        n_components=Y.shape[1],
+        degrees_of_freedom=dof,
+        n_threads=n_threads,
+        **engine_params,
+    )
+    try:
+        return engine.gradient(Y, compute_error)
+    finally:
+        engine.close()
 
 
 def digits(n=None):

@@ -9,7 +9,7 @@ import pytest
 from acctsne import TSNE, _core, _fft
 from acctsne._evaluate import neighborhood_preservation
 
-from conftest import blobs, sparse_p
+from conftest import blobs, gradient, sparse_p
 
 NO_P = (np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32))
 
@@ -20,22 +20,21 @@ def no_p(n):
 
 def repulsion_fft(Y, intervals, points=3, n_threads=2):
     """The FFT engine's gradient with P = 0: pure repulsion, -c R / Z."""
-    return _core.gradient_fft(
+    return gradient(
+        "fft",
         Y,
-        *no_p(len(Y)),
-        _fft.convolver(n_threads),
-        points,
-        intervals,
-        1.0,
-        intervals,
-        False,
-        n_threads,
+        no_p(len(Y)),
+        compute_error=False,
+        n_threads=n_threads,
+        fft_interpolation_points=points,
+        fft_min_intervals=intervals,
+        fft_max_intervals=intervals,
     )[1]
 
 
 def repulsion_exact(Y):
     """Barnes-Hut at angle 0 is the exact repulsion (checked in test_gradients)."""
-    return _core.gradient_bh(Y, *no_p(len(Y)), 0.0, 1, False, 1)[1]
+    return gradient("barnes_hut", Y, no_p(len(Y)), angle=0.0, compute_error=False)[1]
 
 
 @pytest.mark.parametrize("dims", [1, 2])
@@ -78,20 +77,8 @@ def test_full_gradient_and_kl_close_to_exact(dims):
     X, _ = blobs(400, 8, seed=dims)
     P = sparse_p(X, perplexity=15.0)
     Y = (np.random.default_rng(dims).normal(size=(400, dims)) * 3).astype(np.float32)
-    kl_ex, g_ex = _core.gradient_exact(Y, P.toarray(), 1, True, 1)
-    kl, g = _core.gradient_fft(
-        Y,
-        P.indptr.astype(np.int64),
-        P.indices.astype(np.int32),
-        P.data.astype(np.float32),
-        _fft.convolver(1),
-        3,
-        100,
-        1.0,
-        100,
-        True,
-        1,
-    )
+    kl_ex, g_ex = _core.exact_gradient(Y, P.toarray(), 1, True, 1)
+    kl, g = gradient("fft", Y, P, fft_min_intervals=100, fft_max_intervals=100)
     assert np.linalg.norm(g - g_ex) / np.linalg.norm(g_ex) < 2e-3
     assert kl == pytest.approx(kl_ex, rel=1e-3)
 

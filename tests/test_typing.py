@@ -19,6 +19,11 @@ def _stub_functions():
     }
 
 
+def _stub_classes():
+    tree = ast.parse((PACKAGE / "_core.pyi").read_text())
+    return {node.name for node in tree.body if isinstance(node, ast.ClassDef)}
+
+
 def test_py_typed_marker_is_installed():
     assert (PACKAGE / "py.typed").is_file()
 
@@ -26,7 +31,7 @@ def test_py_typed_marker_is_installed():
 def test_stub_lists_every_native_function_with_its_parameters():
     stub = _stub_functions()
     native = {name for name in dir(_core) if not name.startswith("_")}
-    assert set(stub) == native
+    assert set(stub) | _stub_classes() == native
     for name, params in stub.items():
         signature = getattr(_core, name).__doc__.split("\n", 1)[0]
         native_params = re.findall(r"[(,] ?(\w+):", signature)

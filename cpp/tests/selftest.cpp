@@ -11,13 +11,14 @@
 
 #include "acctsne/affinity.h"
 #include "acctsne/common.h"
-#include "acctsne/exact.h"
-#include "acctsne/interpolation.h"
+#include "acctsne/barnes_hut_repulsion.h"
+#include "acctsne/exact_gradient.h"
+#include "acctsne/fft_repulsion.h"
+#include "acctsne/gradient_descent.h"
+#include "acctsne/gradient_engine.h"
 #include "acctsne/knn.h"
-#include "acctsne/optimizer.h"
 #include "acctsne/parallel.h"
 #include "acctsne/quadtree.h"
-#include "acctsne/repulsion.h"
 #include "acctsne/simd.h"
 
 namespace {
@@ -90,12 +91,13 @@ void RunPipeline(int n_threads, int64_t n, int64_t d, int dims, const char* meth
   std::vector<double> betas(static_cast<size_t>(n));
   acctsne::ConditionalProbabilities(d2.data(), n, k, false, 10.0f,
                                     acctsne::DefaultSimdLevel(), pool, cond.data(), betas.data());
-  const acctsne::SparseP P = acctsne::SymmetrizeKnn(idx.data(), std::move(cond), n, k, pool);
+  acctsne::SparseP P = acctsne::SymmetrizeKnn(idx.data(), std::move(cond), n, k, pool);
   double total = 0.0;
   for (float p : P.data) total += p;
   Check(std::abs(total - 1.0) < 1e-3, "P sums to 1");
 
-  acctsne::CsrView view{n, P.indptr.data(), P.indices.data(), P.data.data()};
+  const std::vector<int32_t> original_indices = P.indices;
+  acctsne::BorrowedCsr borrowed{n, P.indptr.data(), P.indices.data(), P.data.data()};
   std::vector<float> Y(static_cast<size_t>(n * dims));
   std::mt19937 rng(3);
   std::normal_distribution<float> normal(0.0f, 1e-4f);
@@ -107,23 +109,31 @@ void RunPipeline(int n_threads, int64_t n, int64_t d, int dims, const char* meth
   const double z = acctsne::RepulsiveForces(tree, 0.5f, 1, level, pool, neg.data());
   Check(std::isfinite(z) && z > 0, "Barnes-Hut Z finite");
 
+  // One engine for both phases of the schedule, as a fit uses it.
+  acctsne::GradientParams gradient;
+  gradient.method = method;
+  gradient.dims = dims;
+  gradient.level = level;
+  gradient.interpolation.min_intervals = 6;
+  gradient.interpolation.max_intervals = 12;
+  DirectConvolver convolver;
+  acctsne::RepulsionContext context{&convolver};
   acctsne::PhaseParams params;
-  params.max_iter = 60;
+  params.max_iter = 30;
   params.n_iter_check = 20;
   params.learning_rate = 50.0;
+  params.exaggeration = 12.0;
   acctsne::PhaseResult result;
-  DirectConvolver convolver;
-  if (std::string(method) == "fft") {
-    acctsne::InterpolationParams grid;
-    grid.min_intervals = 6;
-    grid.max_intervals = 12;
-    acctsne::FftEngine engine(view, 12.0f, dims, grid, convolver, level, pool);
-    result = acctsne::GradientDescent(engine, Y.data(), n, dims, params, pool, {});
-  } else {
-    acctsne::BarnesHutEngine engine(view, 12.0f, dims, 0.5f, 1, level, pool);
-    result = acctsne::GradientDescent(engine, Y.data(), n, dims, params, pool, {});
+  {
+    auto engine = acctsne::MakeGradientEngine(gradient, n, &borrowed, nullptr, context, pool);
+    result = acctsne::GradientDescent(*engine, Y.data(), n, dims, params, pool, {});
+    params.start_iter = 30;
+    params.max_iter = 60;
+    params.exaggeration = 1.0;
+    result = acctsne::GradientDescent(*engine, Y.data(), n, dims, params, pool, {});
   }
   Check(std::isfinite(result.error), std::string(method) + " optimisation KL finite");
+  Check(P.indices == original_indices, "the engine restores P's column labels");
   for (float v : Y) Check(std::isfinite(v), "embedding finite");
 
   // Bad input must throw, not crash.

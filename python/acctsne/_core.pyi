@@ -1,5 +1,6 @@
 """Type stub of acctsne._core, the native extension (private: use acctsne.TSNE)."""
 
+import enum
 from collections.abc import Callable
 from typing import Any
 
@@ -8,126 +9,135 @@ from numpy.typing import ArrayLike
 
 __version__: str
 
-def build_tree(Y: ArrayLike, n_threads: int = ...) -> dict[str, Any]:
+class ThreadPool:
+    """The threads of one fit; pass it as n_threads to every call of the fit."""
+
+    def __init__(self, n_threads: int) -> None: ...
+    @property
+    def n_threads(self) -> int: ...
+
+class GradientParams:
+    """Method and settings of a gradient engine (keyword-only)."""
+
+    def __init__(
+        self,
+        *,
+        method: str = ...,
+        dims: int = ...,
+        dof: int = ...,
+        angle: float = ...,
+        n_interpolation_points: int = ...,
+        min_intervals: int = ...,
+        intervals_per_unit: float = ...,
+        max_intervals: int = ...,
+        simd_level: str | None = ...,
+    ) -> None: ...
+    method: str
+    dims: int
+    dof: int
+    angle: float
+
+class PhaseParams:
+    """One phase of the descent schedule (keyword-only)."""
+
+    def __init__(
+        self,
+        *,
+        exaggeration: float = ...,
+        start_iter: int = ...,
+        max_iter: int = ...,
+        n_iter_check: int = ...,
+        n_iter_report: int = ...,
+        n_iter_without_progress: int = ...,
+        momentum: float = ...,
+        learning_rate: float = ...,
+        min_grad_norm: float = ...,
+    ) -> None: ...
+    exaggeration: float
+    start_iter: int
+    max_iter: int
+    n_iter_without_progress: int
+    momentum: float
+
+class StopReason(enum.Enum):
+    """Why a descent phase ended."""
+
+    max_iter = 0
+    no_progress = 1
+    small_gradient = 2
+    stop_requested = 3
+
+class PhaseResult:
+    """The outcome of one descent phase."""
+
+    last_iter: int
+    error: float
+    grad_norm: float
+    stop_reason: StopReason
+
+class GradientEngine:
+    """The t-SNE gradient of one fit, for any method; P is borrowed."""
+
+    def __init__(
+        self,
+        params: GradientParams,
+        P: np.ndarray | tuple[ArrayLike, ArrayLike, ArrayLike],
+        n_threads: int | ThreadPool = ...,
+        convolve: Callable[[np.ndarray, np.ndarray], Any] | None = ...,
+    ) -> None: ...
+    def gradient(self, Y: ArrayLike, compute_error: bool = ...) -> tuple[float, np.ndarray]: ...
+    @property
+    def times(self) -> dict[str, float]: ...
+    @property
+    def n_points(self) -> int: ...
+    def close(self) -> None: ...
+
+def build_tree(Y: ArrayLike, n_threads: int | ThreadPool = ...) -> dict[str, Any]:
     """Build the Morton-ordered tree and return its arrays (for tests)."""
 
 def conditional_probabilities(
-    sq_distances: ArrayLike, perplexity: float, exact: bool = ..., n_threads: int = ...
+    sq_distances: ArrayLike, perplexity: float, exact: bool = ..., n_threads: int | ThreadPool = ...
 ) -> tuple[Any, ...]:
     """Perplexity binary search: (conditional P float64, betas)."""
 
-def gradient_bh(
+def exact_gradient(
     Y: ArrayLike,
-    indptr: ArrayLike,
-    indices: ArrayLike,
-    data: ArrayLike,
-    angle: float = ...,
+    P: ArrayLike,
     dof: int = ...,
     compute_error: bool = ...,
-    n_threads: int = ...,
-    simd_level: str | None = ...,
+    n_threads: int | ThreadPool = ...,
 ) -> tuple[Any, ...]:
-    """Barnes-Hut KL gradient: (kl, grad float32)."""
-
-def gradient_exact(
-    Y: ArrayLike, P: ArrayLike, dof: int = ..., compute_error: bool = ..., n_threads: int = ...
-) -> tuple[Any, ...]:
-    """Exact KL gradient in float64: (kl, grad)."""
-
-def gradient_fft(
-    Y: ArrayLike,
-    indptr: ArrayLike,
-    indices: ArrayLike,
-    data: ArrayLike,
-    convolve: Callable[..., Any],
-    n_interpolation_points: int = ...,
-    min_intervals: int = ...,
-    intervals_per_unit: float = ...,
-    max_intervals: int = ...,
-    compute_error: bool = ...,
-    n_threads: int = ...,
-) -> tuple[Any, ...]:
-    """FFT-interpolation KL gradient: (kl, grad float32)."""
+    """Exact KL gradient in float64 (the oracle of the tests): (kl, grad)."""
 
 def joint_probabilities_exact(
-    sq_distances: ArrayLike, perplexity: float, n_threads: int = ...
+    sq_distances: ArrayLike, perplexity: float, n_threads: int | ThreadPool = ...
 ) -> tuple[Any, ...]:
     """Dense exact-method P: (P, betas)."""
 
 def joint_probabilities_nn(
-    neighbors: ArrayLike, sq_distances: ArrayLike, perplexity: float, n_threads: int = ...
+    neighbors: ArrayLike,
+    sq_distances: ArrayLike,
+    perplexity: float,
+    n_threads: int | ThreadPool = ...,
 ) -> tuple[Any, ...]:
     """Symmetric normalised P from a kNN graph: (indptr, indices, data, betas)."""
 
 def knn_exact(
-    X: np.ndarray, k: int, n_threads: int = ..., simd_level: str | None = ...
+    X: np.ndarray, k: int, n_threads: int | ThreadPool = ..., simd_level: str | None = ...
 ) -> tuple[Any, ...]:
     """Exact kNN: (indices int32, squared distances float32)."""
 
-def optimize_barnes_hut(
+def optimize(
+    engine: GradientEngine,
     Y: np.ndarray,
-    indptr: ArrayLike,
-    indices: ArrayLike,
-    data: ArrayLike,
-    exaggeration: float,
-    angle: float,
-    dof: int,
-    start_iter: int,
-    max_iter: int,
-    n_iter_check: int,
-    n_iter_without_progress: int,
-    momentum: float,
-    learning_rate: float,
-    min_grad_norm: float,
-    n_threads: int,
-    progress: Callable[..., Any] | None = ...,
-    n_iter_report: int = ...,
-) -> dict[str, Any]:
-    """One phase of gradient descent with the Barnes-Hut gradient (Y updated in place)."""
+    phase: PhaseParams,
+    progress: Callable[[int, float, float, float], Any] | None = ...,
+) -> PhaseResult:
+    """One phase of gradient descent on Y (float32, updated in place)."""
 
-def optimize_exact(
-    Y: np.ndarray,
-    P: ArrayLike,
-    exaggeration: float,
-    dof: int,
-    start_iter: int,
-    max_iter: int,
-    n_iter_check: int,
-    n_iter_without_progress: int,
-    momentum: float,
-    learning_rate: float,
-    min_grad_norm: float,
-    n_threads: int,
-    progress: Callable[..., Any] | None = ...,
-    n_iter_report: int = ...,
-) -> dict[str, Any]:
-    """One phase of gradient descent with the exact gradient (Y updated in place)."""
-
-def optimize_fft(
-    Y: np.ndarray,
-    indptr: ArrayLike,
-    indices: ArrayLike,
-    data: ArrayLike,
-    exaggeration: float,
-    convolve: Callable[..., Any],
-    n_interpolation_points: int,
-    min_intervals: int,
-    intervals_per_unit: float,
-    max_intervals: int,
-    start_iter: int,
-    max_iter: int,
-    n_iter_check: int,
-    n_iter_without_progress: int,
-    momentum: float,
-    learning_rate: float,
-    min_grad_norm: float,
-    n_threads: int,
-    progress: Callable[..., Any] | None = ...,
-    n_iter_report: int = ...,
-) -> dict[str, Any]:
-    """One phase of gradient descent with the FFT-interpolation gradient (Y in place)."""
-
-def refine_neighbors(X: np.ndarray, neighbors: ArrayLike, n_threads: int = ...) -> tuple[Any, ...]:
+def refine_neighbors(
+    X: np.ndarray, neighbors: ArrayLike, n_threads: int | ThreadPool = ...
+) -> tuple[Any, ...]:
     """Exact distances for a given kNN graph, rows sorted: (indices int32, sq distances)."""
 
 def simd_info() -> dict[str, Any]:

@@ -28,9 +28,16 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _num_samples, check_non_negative, validate_data
 
-from . import _ann, _core, _fft
+from . import _ann, _core
 from ._config import resolve_n_threads
 from ._limits import check_exact_fits_in_memory, fit_float32_range
+from ._optimization import (
+    EXPLORATION_MAX_ITER,
+    N_ITER_CHECK,
+    make_engine,
+    run_schedule,
+    sklearn_schedule,
+)
 from ._progress import Reporter, as_callback_list
 
 __all__ = ["TSNE"]
@@ -228,9 +235,9 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     _AUTO_FFT_MIN_SAMPLES = 200_000
 
     # Number of exploration iterations with early exaggeration (sklearn's constant).
-    _EXPLORATION_MAX_ITER = 250
+    _EXPLORATION_MAX_ITER = EXPLORATION_MAX_ITER
     # Number of iterations between progress checks (sklearn's constant).
-    _N_ITER_CHECK = 50
+    _N_ITER_CHECK = N_ITER_CHECK
 
     def __init__(
         self,
@@ -550,68 +557,8 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         degrees_of_freedom = max(self.n_components - 1, 1)
         return self._tsne(P, degrees_of_freedom, X_embedded, n_threads)
 
-    def _run_phase(self, P, Y, dof, n_threads, reporter, *, exaggeration, **phase):
-        common = dict(
-            dof=dof,
-            n_iter_check=self._N_ITER_CHECK,
-            learning_rate=float(self.learning_rate_),
-            min_grad_norm=float(self.min_grad_norm),
-            n_threads=n_threads,
-            progress=reporter.progress(),
-            n_iter_report=reporter.n_iter_report,
-            **phase,
-        )
-        if self._method == "fft":
-            indptr, indices, data = P
-            result = _core.optimize_fft(
-                Y,
-                indptr,
-                indices,
-                data,
-                exaggeration=float(exaggeration),
-                convolve=_fft.convolver(n_threads),
-                n_interpolation_points=int(self.fft_interpolation_points),
-                min_intervals=int(self.fft_min_intervals),
-                intervals_per_unit=float(self.fft_intervals_per_unit),
-                max_intervals=int(self.fft_max_intervals),
-                **{k: v for k, v in common.items() if k != "dof"},
-            )
-        elif self._method == "barnes_hut":
-            indptr, indices, data = P
-            result = _core.optimize_barnes_hut(
-                Y,
-                indptr,
-                indices,
-                data,
-                exaggeration=float(exaggeration),
-                angle=float(self.angle),
-                **common,
-            )
-        else:
-            result = _core.optimize_exact(Y, P, exaggeration=float(exaggeration), **common)
-        self._accumulate_times(result["times"])
-        if self.verbose >= 2:
-            if result["stop_reason"] == "no_progress":
-                print(
-                    f"[t-SNE] Iteration {result['last_iter'] + 1:d}: did not make any "
-                    f"progress during the last {phase['n_iter_without_progress']:d} "
-                    "episodes. Finished."
-                )
-            elif result["stop_reason"] == "small_gradient":
-                print(
-                    f"[t-SNE] Iteration {result['last_iter'] + 1:d}: gradient norm "
-                    f"{result['grad_norm']:f}. Finished."
-                )
-            elif result["stop_reason"] == "stop_requested":
-                print(f"[t-SNE] Iteration {result['last_iter'] + 1:d}: stopped by a callback.")
-        return result["error"], result["last_iter"]
-
-    def _accumulate_times(self, times):
-        for key, value in times.items():
-            self._phase_times[key] = self._phase_times.get(key, 0.0) + value
-
     def _tsne(self, P, degrees_of_freedom, X_embedded, n_threads):
-        """Runs sklearn's two-phase schedule on the native optimiser."""
+        """Runs sklearn's two-phase schedule on one native gradient engine."""
         out_dtype = X_embedded.dtype if isinstance(self.init, np.ndarray) else np.float32
         Y = np.array(X_embedded, dtype=np.float32, order="C", copy=True)
         reporter = Reporter(
@@ -624,57 +571,45 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             embedding=Y,
             out_dtype=out_dtype,
         )
+        engine = make_engine(
+            P,
+            method=self._method,
+            n_components=self.n_components,
+            degrees_of_freedom=degrees_of_freedom,
+            angle=self.angle,
+            fft_interpolation_points=self.fft_interpolation_points,
+            fft_min_intervals=self.fft_min_intervals,
+            fft_intervals_per_unit=self.fft_intervals_per_unit,
+            fft_max_intervals=self.fft_max_intervals,
+            n_threads=n_threads,
+        )
+        schedule = sklearn_schedule(
+            early_exaggeration=self.early_exaggeration,
+            max_iter=self.max_iter,
+            n_iter_without_progress=self.n_iter_without_progress,
+        )
         try:
-            kl_divergence, it = self._optimize(P, degrees_of_freedom, Y, n_threads, reporter)
+            kl_divergence, it = run_schedule(
+                engine,
+                Y,
+                schedule,
+                learning_rate=self.learning_rate_,
+                min_grad_norm=self.min_grad_norm,
+                reporter=reporter,
+                verbose=self.verbose,
+                n_iter_check=self._N_ITER_CHECK,
+            )
         finally:
             reporter.finish(self.max_iter if reporter.stopped_at is None else reporter.stopped_at)
+            for key, value in engine.times.items():
+                self._phase_times[key] = self._phase_times.get(key, 0.0) + value
+            engine.close()
 
         self.n_iter_ = it
         if self.verbose:
             print(f"[t-SNE] KL divergence after {it + 1:d} iterations: {kl_divergence:f}")
         self.kl_divergence_ = kl_divergence
         return Y.astype(out_dtype, copy=False)
-
-    def _optimize(self, P, degrees_of_freedom, Y, n_threads, reporter):
-        """sklearn's two phases on Y in place: (final KL, index of the last iteration)."""
-        # Part 1: early exaggeration with momentum 0.5.
-        kl_divergence, it = self._run_phase(
-            P,
-            Y,
-            degrees_of_freedom,
-            n_threads,
-            reporter,
-            exaggeration=self.early_exaggeration,
-            start_iter=0,
-            max_iter=self._EXPLORATION_MAX_ITER,
-            n_iter_without_progress=self._EXPLORATION_MAX_ITER,
-            momentum=0.5,
-        )
-        if self.verbose:
-            print(
-                f"[t-SNE] KL divergence after {it + 1:d} iterations with early "
-                f"exaggeration: {kl_divergence:f}"
-            )
-
-        if reporter.stopped_at is not None:
-            return kl_divergence, it
-
-        # Part 2: no exaggeration, momentum 0.8.
-        remaining = self.max_iter - self._EXPLORATION_MAX_ITER
-        if it < self._EXPLORATION_MAX_ITER or remaining > 0:
-            kl_divergence, it = self._run_phase(
-                P,
-                Y,
-                degrees_of_freedom,
-                n_threads,
-                reporter,
-                exaggeration=1.0,
-                start_iter=it + 1,
-                max_iter=self.max_iter,
-                n_iter_without_progress=self.n_iter_without_progress,
-                momentum=0.8,
-            )
-        return kl_divergence, it
 
     # ------------------------------------------------------------ public API
     @_fit_context(

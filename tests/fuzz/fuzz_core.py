@@ -78,26 +78,31 @@ def one_input(raw):
             ).reshape(n, max(k, 0))
             d2 = np.abs(matrix(fdp, n, max(k, 0), np.float32))
             _core.joint_probabilities_nn(neighbors, d2, fdp.ConsumeFloat(), threads)
-        elif target == 4:
+        elif target in (4, 5):  # a gradient engine: one gradient, or a short descent
             dims = fdp.ConsumeIntInRange(0, 4)
-            Y = matrix(fdp, n, dims, np.float32)
-            _core.gradient_bh(
-                Y, *csr(fdp, n), fdp.ConsumeFloat(), fdp.ConsumeIntInRange(0, 3), True, threads
+            params = _core.GradientParams(
+                method="barnes_hut" if target == 4 else "fft",
+                dims=dims,
+                dof=fdp.ConsumeIntInRange(0, 3),
+                angle=fdp.ConsumeFloat(),
+                n_interpolation_points=fdp.ConsumeIntInRange(0, 9),
+                min_intervals=fdp.ConsumeIntInRange(0, 20),
+                intervals_per_unit=fdp.ConsumeFloat(),
+                max_intervals=fdp.ConsumeIntInRange(0, 20),
             )
-        elif target == 5:
-            dims = fdp.ConsumeIntInRange(0, 3)
+            convolve = _fft.convolver(threads) if target == 5 else None
+            engine = _core.GradientEngine(params, csr(fdp, n), threads, convolve)
             Y = matrix(fdp, n, dims, np.float32)
-            _core.gradient_fft(
-                Y,
-                *csr(fdp, n),
-                _fft.convolver(threads),
-                fdp.ConsumeIntInRange(0, 9),
-                fdp.ConsumeIntInRange(0, 20),
-                fdp.ConsumeFloat(),
-                fdp.ConsumeIntInRange(0, 20),
-                True,
-                threads,
-            )
+            if fdp.ConsumeBool():
+                engine.gradient(Y, True)
+            else:
+                phase = _core.PhaseParams(
+                    exaggeration=fdp.ConsumeFloat(),
+                    max_iter=fdp.ConsumeIntInRange(0, 3),
+                    n_iter_check=fdp.ConsumeIntInRange(0, 2),
+                    learning_rate=fdp.ConsumeFloat(),
+                )
+                _core.optimize(engine, Y, phase)
         else:
             dims = fdp.ConsumeIntInRange(0, 4)
             _core.build_tree(matrix(fdp, n, dims, np.float32), threads)

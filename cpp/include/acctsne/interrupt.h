@@ -34,6 +34,8 @@ class InterruptPoller {
     return interrupted_;
   }
   bool interrupted() const { return interrupted_; }
+  // Forgets a seen interrupt (a pool that outlives one call starts the next one afresh).
+  void clear() { interrupted_ = false; }
 
  private:
   InterruptHook* hook_;

@@ -50,6 +50,8 @@ class ThreadPool {
 
   // Polls the interrupt hook (rate-limited) from the calling thread; throws Interrupted.
   void check_interrupt();
+  // Forgets an interrupt seen by an earlier call (the bindings call it on entry).
+  void clear_interrupt() { poller_.clear(); }
 
  private:
   static constexpr int kSpinMicros = 200;

@@ -1,4 +1,4 @@
-// Barnes-Hut repulsion by group walks; see acctsne/repulsion.h.
+// Barnes-Hut repulsion by group walks; see acctsne/barnes_hut_repulsion.h.
 //
 // The points are split into groups: the largest tree nodes holding at most kGroupSize
 // points (contiguous in Morton order, so spatially compact). The tree is walked once per
@@ -9,9 +9,10 @@
 // cells, and the individual points of opened leaves), which a SIMD kernel then applies
 // to all points of the group at once (kernels/: lanes are points, each lane sums in list
 // order), branch-free.
-#include "acctsne/repulsion.h"
+#include "acctsne/barnes_hut_repulsion.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <vector>
 
@@ -212,6 +213,42 @@ double RepulsiveForces(const QuadTree& tree, float angle, int dof, SimdLevel lev
   }
   if (!std::isfinite(z)) throw NumericalError("repulsion: the normalisation Z is not finite");
   return std::max(z, kFloat64Eps);
+}
+
+namespace {
+
+class BarnesHutRepulsion : public RepulsionMethod {
+ public:
+  explicit BarnesHutRepulsion(const GradientParams& params)
+      : dims_(params.dims), dof_(params.dof), angle_(params.angle), level_(params.level) {
+    ACCTSNE_CHECK(dims_ >= 1 && dims_ <= 3, "Barnes-Hut needs 1 to 3 dimensions, got ", dims_);
+  }
+
+  double Compute(const float* Y, int64_t n, ThreadPool& pool, PhaseTimes& times,
+                 float* neg) override {
+    using Clock = std::chrono::steady_clock;
+    auto t0 = Clock::now();
+    tree_.Build(Y, n, dims_, pool);
+    auto t1 = Clock::now();
+    times.tree_build += std::chrono::duration<double>(t1 - t0).count();
+    const double z = RepulsiveForces(tree_, angle_, dof_, level_, pool, neg);
+    times.repulsion += std::chrono::duration<double>(Clock::now() - t1).count();
+    return z;
+  }
+
+ private:
+  int dims_;
+  int dof_;
+  float angle_;
+  SimdLevel level_;
+  QuadTree tree_;  // rebuilt every call; its buffers are kept
+};
+
+}  // namespace
+
+std::unique_ptr<RepulsionMethod> MakeBarnesHutRepulsion(const GradientParams& params,
+                                                        const RepulsionContext& /*context*/) {
+  return std::make_unique<BarnesHutRepulsion>(params);
 }
 
 }  // namespace acctsne

@@ -1,7 +1,8 @@
-// FFT-interpolation repulsion; see acctsne/interpolation.h.
-#include "acctsne/interpolation.h"
+// FFT-interpolation repulsion; see acctsne/fft_repulsion.h.
+#include "acctsne/fft_repulsion.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
 
@@ -232,6 +233,40 @@ double InterpolatedRepulsion(const float* Y, int64_t n, int dims,
     }
     return z;
   });
+}
+
+namespace {
+
+class FftRepulsion : public RepulsionMethod {
+ public:
+  FftRepulsion(const GradientParams& params, GridConvolver& convolver)
+      : dims_(params.dims), params_(params.interpolation), convolver_(convolver) {
+    ACCTSNE_CHECK(dims_ == 1 || dims_ == 2, "the FFT method needs 1 or 2 dimensions, got ",
+                  dims_);
+    ACCTSNE_CHECK(params.dof == 1, "the FFT method needs dof 1, got ", params.dof);
+  }
+
+  double Compute(const float* Y, int64_t n, ThreadPool& pool, PhaseTimes& times,
+                 float* neg) override {
+    const auto t0 = std::chrono::steady_clock::now();
+    const double z = InterpolatedRepulsion(Y, n, dims_, params_, convolver_, pool, neg);
+    times.repulsion +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return z;
+  }
+
+ private:
+  int dims_;
+  InterpolationParams params_;
+  GridConvolver& convolver_;
+};
+
+}  // namespace
+
+std::unique_ptr<RepulsionMethod> MakeFftRepulsion(const GradientParams& params,
+                                                  const RepulsionContext& context) {
+  ACCTSNE_CHECK(context.convolver != nullptr, "the FFT method needs a grid convolver");
+  return std::make_unique<FftRepulsion>(params, *context.convolver);
 }
 
 }  // namespace acctsne

@@ -13,7 +13,7 @@
 // interpolation, convolved with K on the node grid by FFT (a circulant embedding of size
 // 2N per dimension, N = boxes x nodes), and interpolated back to the points.
 //
-// The FFT is the caller's (GridConvolver; the bindings use scipy.fft). Spreading runs
+// The FFT is the caller's (GridConvolver in repulsion_method.h; the bindings use scipy.fft). Spreading runs
 // over box rows, each writing only its own nodes with its points in a fixed order, so the
 // result does not depend on the number of threads.
 #pragma once
@@ -22,28 +22,9 @@
 #include <vector>
 
 #include "acctsne/parallel.h"
+#include "acctsne/repulsion_method.h"
 
 namespace acctsne {
-
-// Linear convolution of n_charges node grids (each n^dims doubles, row-major, last axis
-// fastest) with the kernel at every node offset, in place:
-//   grids[c][t] <- sum_t' K(t - t') grids[c][t'],   t, t' in [0, n)^dims.
-// The kernel is even in every axis, so only offsets [0, n]^dims are passed (the value
-// at offset n is never needed and is 0). Implementations use a circulant embedding of
-// size 2n per axis.
-class GridConvolver {
- public:
-  virtual ~GridConvolver() = default;
-  virtual void Convolve(int dims, int64_t n, const double* kernel, int n_charges,
-                        double* grids) = 0;
-};
-
-struct InterpolationParams {
-  int n_interpolation_points = 3;  // nodes per box and dimension
-  int min_intervals = 50;          // boxes per dimension, at least
-  double intervals_per_unit = 1.0; // boxes per unit of embedding extent ...
-  int max_intervals = 200;         // ... at most (bounds the grid as the embedding grows)
-};
 
 // Boxes per dimension for an embedding spanning `span`: the params' rule, rounded up to a
 // 5-smooth number (2N = 2 x boxes x nodes is then a fast FFT size).
@@ -53,5 +34,9 @@ int IntervalsFor(double span, const InterpolationParams& params);
 double InterpolatedRepulsion(const float* Y, int64_t n, int dims,
                              const InterpolationParams& params, GridConvolver& convolver,
                              ThreadPool& pool, float* neg);
+
+// The registered "fft" method (dims 1 or 2, dof 1; needs context.convolver).
+std::unique_ptr<RepulsionMethod> MakeFftRepulsion(const GradientParams& params,
+                                                  const RepulsionContext& context);
 
 }  // namespace acctsne

@@ -1,5 +1,5 @@
-// Exact gradient; see acctsne/exact.h.
-#include "acctsne/exact.h"
+// Exact gradient; see acctsne/exact_gradient.h.
+#include "acctsne/exact_gradient.h"
 
 #include <algorithm>
 #include <cmath>

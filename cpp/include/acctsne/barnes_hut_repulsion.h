@@ -8,15 +8,17 @@
 // Leaves are visited point by point. The tree is walked once per group of up to 128
 // Morton-consecutive points with a conservative (group bounding box) form of that test,
 // and the resulting interaction list is applied to the group's points by a SIMD kernel;
-// see repulsion.cpp. Groups are processed in fixed blocks whose partial Z are reduced in
+// see barnes_hut_repulsion.cpp. Groups are processed in fixed blocks whose partial Z are reduced in
 // block order (bitwise identical for any number of threads). dof must be 1 or 2
 // (n_components 1-2 and 3).
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 #include "acctsne/parallel.h"
 #include "acctsne/quadtree.h"
+#include "acctsne/repulsion_method.h"
 #include "acctsne/simd.h"
 
 namespace acctsne {
@@ -24,5 +26,9 @@ namespace acctsne {
 // Writes F (n x dims, original point order) and returns Z (floored at float64 eps).
 double RepulsiveForces(const QuadTree& tree, float angle, int dof, SimdLevel level,
                        ThreadPool& pool, float* neg_forces);
+
+// The registered "barnes_hut" method: the tree rebuilt on every call (dims 1 to 3).
+std::unique_ptr<RepulsionMethod> MakeBarnesHutRepulsion(const GradientParams& params,
+                                                        const RepulsionContext& context);
 
 }  // namespace acctsne

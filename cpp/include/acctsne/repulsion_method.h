@@ -1,0 +1,88 @@
+// The repulsive half of the t-SNE gradient as a pluggable method, and the parameters
+// that choose one (van der Maaten 2014, eq. 13):
+//
+//   R_i = sum_j w_ij^2 (y_i - y_j),   Z = sum_{i != j} w_ij,
+//   w_ij = (dof / (dof + |y_i - y_j|^2))^((dof + 1) / 2)
+//
+// A method computes R and Z for the current embedding (Barnes-Hut in
+// barnes_hut_repulsion.h, FFT interpolation in fft_repulsion.h). The sparse gradient
+// engine (gradient_engine.h) combines them with the attraction. Adding a method: one file
+// pair defining a RepulsionMethod subclass and its factory, one line in the registry
+// (repulsion_registry.cpp) and the option string on the Python side.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "acctsne/parallel.h"
+#include "acctsne/simd.h"
+
+namespace acctsne {
+
+// Linear convolution of n_charges node grids (each n^dims doubles, row-major, last axis
+// fastest) with the kernel at every node offset, in place:
+//   grids[c][t] <- sum_t' K(t - t') grids[c][t'],   t, t' in [0, n)^dims.
+// The kernel is even in every axis, so only offsets [0, n]^dims are passed (the value
+// at offset n is never needed and is 0). Implementations use a circulant embedding of
+// size 2n per axis.
+class GridConvolver {
+ public:
+  virtual ~GridConvolver() = default;
+  virtual void Convolve(int dims, int64_t n, const double* kernel, int n_charges,
+                        double* grids) = 0;
+};
+
+// Parameters of the FFT method (fft_repulsion.h).
+struct InterpolationParams {
+  int n_interpolation_points = 3;  // nodes per box and dimension
+  int min_intervals = 50;          // boxes per dimension, at least
+  double intervals_per_unit = 1.0; // boxes per unit of embedding extent ...
+  int max_intervals = 200;         // ... at most (bounds the grid as the embedding grows)
+};
+
+// Seconds spent per phase of the gradient, accumulated over iterations.
+struct PhaseTimes {
+  double tree_build = 0.0;
+  double repulsion = 0.0;
+  double attraction = 0.0;
+  double exact_gradient = 0.0;
+  double update = 0.0;  // forces combined into the gradient, and the parameter step
+};
+
+// Everything that chooses and tunes a gradient engine. `method` is "exact" or the name of
+// a registered repulsion method; the other fields are read by the methods that use them.
+struct GradientParams {
+  std::string method = "barnes_hut";
+  int dims = 2;
+  int dof = 1;                        // degrees of freedom of the Student-t kernel
+  float angle = 0.5f;                 // barnes_hut: sklearn's opening angle
+  InterpolationParams interpolation;  // fft: the interpolation grid
+  SimdLevel level = SimdLevel::kScalar;
+};
+
+class RepulsionMethod {
+ public:
+  virtual ~RepulsionMethod() = default;
+  // Writes R (n x dims, in the order of Y) into neg and returns Z. Adds its time to
+  // `times` (tree_build, repulsion).
+  virtual double Compute(const float* Y, int64_t n, ThreadPool& pool, PhaseTimes& times,
+                         float* neg) = 0;
+};
+
+// The FFT method's convolution comes from the caller (the bindings: scipy.fft); methods
+// that need no outside help ignore it.
+struct RepulsionContext {
+  GridConvolver* convolver = nullptr;
+};
+
+using RepulsionFactory = std::unique_ptr<RepulsionMethod> (*)(const GradientParams& params,
+                                                              const RepulsionContext& context);
+
+// The registered method named params.method; InvalidArgument (listing the names) if none.
+std::unique_ptr<RepulsionMethod> MakeRepulsion(const GradientParams& params,
+                                               const RepulsionContext& context);
+std::vector<std::string> RepulsionMethodNames();
+
+}  // namespace acctsne
