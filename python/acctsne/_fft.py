@@ -2,7 +2,7 @@
 
 The C++ engine spreads charges onto a node grid, calls :func:`convolve` (holding the GIL
 only for this call) and interpolates the result back; see
-cpp/include/acctsne/interpolation.h.
+cpp/include/acctsne/fft_repulsion.h.
 """
 
 from __future__ import annotations

@@ -52,14 +52,21 @@ class Phase:
     n_iter_without_progress: int
 
 
-def sklearn_schedule(*, early_exaggeration, max_iter, n_iter_without_progress):
-    """scikit-learn's two phases: early exaggeration, then the rest of ``max_iter``."""
+def sklearn_schedule(
+    *,
+    early_exaggeration,
+    max_iter,
+    n_iter_without_progress,
+    exploration_max_iter=EXPLORATION_MAX_ITER,
+):
+    """scikit-learn's two phases: ``exploration_max_iter`` iterations of early
+    exaggeration, then the rest of ``max_iter``."""
     return [
         Phase(
             exaggeration=float(early_exaggeration),
             momentum=0.5,
-            end_iter=EXPLORATION_MAX_ITER,
-            n_iter_without_progress=EXPLORATION_MAX_ITER,
+            end_iter=int(exploration_max_iter),
+            n_iter_without_progress=int(exploration_max_iter),
         ),
         Phase(
             exaggeration=1.0,

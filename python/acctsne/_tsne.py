@@ -587,6 +587,8 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             early_exaggeration=self.early_exaggeration,
             max_iter=self.max_iter,
             n_iter_without_progress=self.n_iter_without_progress,
+            # An instance may override sklearn's constant (its tests do).
+            exploration_max_iter=self._EXPLORATION_MAX_ITER,
         )
         try:
             kl_divergence, it = run_schedule(
