@@ -17,6 +17,8 @@ import time
 import numpy as np
 
 from acctsne import _core
+from acctsne._affinities import joint_probabilities_nn, n_neighbors_for_perplexity
+from acctsne._neighbors import nearest_neighbors
 from acctsne.benchmark import datasets
 
 import _local  # noqa: F401  (data directory default)
@@ -36,11 +38,13 @@ def main():
     X, _ = datasets.load(args.dataset)
     X = np.ascontiguousarray(X)
     t0 = time.perf_counter()
-    idx, d2 = _core.knn_exact(X, min(91, X.shape[0] - 1), args.n_jobs)
+    k = n_neighbors_for_perplexity(30.0, X.shape[0])
+    idx, d2, _ = nearest_neighbors(X, k, neighbors="exact", n_threads=args.n_jobs)
     print(f"knn: {time.perf_counter() - t0:.2f}s ({args.dataset}, {args.n_jobs} threads)")
     if args.what == "knn":
         return
-    indptr, cols, data, _ = _core.joint_probabilities_nn(idx, d2, 30.0, args.n_jobs)
+    P, _ = joint_probabilities_nn(idx, d2, 30.0, args.n_jobs)
+    indptr, cols, data = P.indptr, P.indices, P.data
     from sklearn.decomposition import PCA
 
     Y = PCA(2, random_state=0).fit_transform(X).astype(np.float32)

@@ -23,6 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 from scipy.sparse import issparse
+from sklearn.metrics import pairwise_distances_chunked
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils.validation import check_non_negative
 
@@ -296,7 +297,11 @@ def query_neighbors(
         Neighbours per query row (at most n_reference).
     metric : str or callable, default='euclidean'
         As in :func:`nearest_neighbors`. Dense 'euclidean' without metric_params is
-        searched exactly in numpy; everything else by scikit-learn's NearestNeighbors.
+        searched exactly in numpy (a matrix product screens, exact differences rank);
+        every other metric and sparse input by brute force over scikit-learn's
+        :func:`~sklearn.metrics.pairwise_distances_chunked`. With 'precomputed', X_new
+        holds the distances to the reference rows: dense, ranked directly; a sparse graph,
+        searched by scikit-learn's NearestNeighbors.
     metric_params : dict, default=None
         Keyword arguments of the metric.
     n_jobs : int, default=None
@@ -309,8 +314,9 @@ def query_neighbors(
     indices : ndarray of int32, shape (n_new, n_neighbors)
         Rows of ``reference``, sorted by distance, equal distances by lower index.
     sq_distances : ndarray of float32, shape (n_new, n_neighbors)
-        Their squared distances. The result of a row depends on that row alone, never on
-        the other rows of ``X_new`` nor on the thread count.
+        Their squared distances. With dense 'euclidean' (and every metric computed pair by
+        pair) the result of a row depends on that row alone, never on the other rows of
+        ``X_new``, the block split nor the thread count.
     """
     if n_threads is None:
         n_threads = resolve_n_threads(n_jobs)
@@ -321,17 +327,59 @@ def query_neighbors(
             n_neighbors,
             n_threads,
         )
-    knn = NearestNeighbors(
-        algorithm="auto",
-        n_jobs=n_jobs,
-        n_neighbors=n_neighbors,
-        metric=metric,
-        metric_params=metric_params,
-    ).fit(reference)
-    graph = knn.kneighbors_graph(X_new, mode="distance").tocsr()
-    indices, sq_distances = _squared_graph_arrays(graph, X_new.shape[0], n_neighbors)
-    order = np.lexsort((indices, sq_distances), axis=-1)
-    return np.take_along_axis(indices, order, 1), np.take_along_axis(sq_distances, order, 1)
+    precomputed = isinstance(metric, str) and metric == "precomputed"
+    if precomputed and issparse(X_new):
+        # A sparse graph of distances to the reference rows, with scikit-learn's checks;
+        # equal distances across the k-th place are scikit-learn's choice, the returned
+        # rows are then ordered by (distance, index).
+        knn = NearestNeighbors(n_jobs=n_jobs, n_neighbors=n_neighbors, metric="precomputed")
+        graph = knn.fit(reference).kneighbors_graph(X_new, mode="distance").tocsr()
+        indices, sq_distances = _squared_graph_arrays(graph, X_new.shape[0], n_neighbors)
+        order = np.lexsort((indices, sq_distances), axis=-1)
+        return np.take_along_axis(indices, order, 1), np.take_along_axis(sq_distances, order, 1)
+    if precomputed:
+        X_new = np.asarray(X_new, dtype=np.float64)
+        if X_new.ndim != 2 or X_new.shape[1] != reference.shape[0]:
+            raise ValueError(
+                f"With metric='precomputed', X_new must hold the distances to the "
+                f"{reference.shape[0]} reference rows, got shape {X_new.shape}"
+            )
+        check_non_negative(X_new, "query_neighbors(). With metric='precomputed', X_new")
+        blocks = [X_new]
+    else:
+        blocks = pairwise_distances_chunked(
+            X_new, reference, metric=metric, n_jobs=n_jobs, **(metric_params or {})
+        )
+    return _query_blocks(blocks, X_new.shape[0], reference.shape[0], n_neighbors)
+
+
+def _check_n_neighbors(k, n_reference):
+    if not 1 <= k <= n_reference:
+        raise ValueError(f"n_neighbors must be in [1, {n_reference}], got {k}")
+
+
+def _keep_nearest(indices, sq_distances, row, candidates, values, k):
+    """Stores the k nearest candidates of one query row: by distance, then index."""
+    best = np.lexsort((candidates, values))[:k]
+    indices[row] = candidates[best]
+    sq_distances[row] = values[best]
+
+
+def _query_blocks(blocks, n_new, n_reference, k):
+    """The k nearest of each row of distance blocks (consecutive query rows): the k-th
+    smallest squared distance (float32) of a row admits every entry tied with it."""
+    _check_n_neighbors(k, n_reference)
+    indices = np.empty((n_new, k), dtype=np.int32)
+    sq_distances = np.empty((n_new, k), dtype=np.float32)
+    start = 0
+    for block in blocks:
+        d2 = (np.asarray(block, dtype=np.float64) ** 2).astype(np.float32)
+        kth = np.partition(d2, k - 1, axis=1)[:, k - 1]
+        for row in range(d2.shape[0]):
+            candidates = np.flatnonzero(d2[row] <= kth[row])
+            _keep_nearest(indices, sq_distances, start + row, candidates, d2[row, candidates], k)
+        start += d2.shape[0]
+    return indices, sq_distances
 
 
 def _query_euclidean(reference, X_new, k, n_threads):
@@ -344,8 +392,7 @@ def _query_euclidean(reference, X_new, k, n_threads):
     computed in.
     """
     n_new, n_ref = X_new.shape[0], reference.shape[0]
-    if not 1 <= k <= n_ref:
-        raise ValueError(f"n_neighbors must be in [1, {n_ref}], got {k}")
+    _check_n_neighbors(k, n_ref)
     ref_sq = np.einsum("ij,ij->i", reference, reference)
     # Error of the expanded form: a few ulps of |q|^2 + |r|^2 per term of the dot product.
     slack = 4.0 * (reference.shape[1] + 4) * np.finfo(np.float64).eps
@@ -367,9 +414,7 @@ def _query_euclidean(reference, X_new, k, n_threads):
             candidates = np.flatnonzero(estimate[row] <= kth[row] + margin[row])
             diff = reference[candidates] - query
             exact = (diff * diff).sum(axis=1).astype(np.float32)
-            best = np.lexsort((candidates, exact))[:k]
-            indices[start + row] = candidates[best]
-            sq_distances[start + row] = exact[best]
+            _keep_nearest(indices, sq_distances, start + row, candidates, exact, k)
 
     starts = range(0, n_new, block)
     if n_threads == 1 or len(starts) == 1:
