@@ -15,9 +15,9 @@ import argparse
 import time
 
 import numpy as np
-from scipy.sparse import csr_matrix
 
-from acctsne import _core
+from acctsne._affinities import joint_probabilities_nn, n_neighbors_for_perplexity
+from acctsne._neighbors import nearest_neighbors
 from acctsne._optimization import make_engine, run_schedule, sklearn_schedule
 from acctsne._progress import Reporter
 from acctsne.benchmark import datasets
@@ -39,17 +39,17 @@ def main():
     X, _ = datasets.load(args.dataset)
     X = np.ascontiguousarray(X)
     t0 = time.perf_counter()
-    idx, d2 = _core.knn_exact(X, min(91, X.shape[0] - 1), args.n_jobs)
+    k = n_neighbors_for_perplexity(30.0, X.shape[0])
+    idx, d2, _ = nearest_neighbors(X, k, neighbors="exact", n_threads=args.n_jobs)
     print(f"knn: {time.perf_counter() - t0:.2f}s ({args.dataset}, {args.n_jobs} threads)")
     if args.what == "knn":
         return
-    indptr, cols, data, _ = _core.joint_probabilities_nn(idx, d2, 30.0, args.n_jobs)
+    P, _ = joint_probabilities_nn(idx, d2, 30.0, args.n_jobs)
     from sklearn.decomposition import PCA
 
     Y = PCA(2, random_state=0).fit_transform(X).astype(np.float32)
     Y = np.ascontiguousarray(Y / np.std(Y[:, 0]) * 1e-4, dtype=np.float32)
     lr = max(X.shape[0] / 12 / 4, 50)
-    P = csr_matrix((data, cols, indptr), shape=(X.shape[0], X.shape[0]))
     engine = make_engine(
         P,
         method="barnes_hut",

@@ -35,16 +35,15 @@ import _local  # noqa: F401  (data directory default)
 
 _CHILD = """
 import json
-import numpy as np
-from acctsne import TSNE, _core
+from acctsne import TSNE
+from acctsne._affinities import affinities_from_data
 from acctsne.benchmark import datasets, report
 X, _ = datasets.load({dataset!r})
 tsne = TSNE(n_jobs={threads}, random_state=0)
 tsne.fit(X)
 # The same P as the fit's (perplexity 30, k = 91), for its number of entries.
-idx, d2 = _core.knn_exact(np.ascontiguousarray(X), min(91, X.shape[0] - 1), {threads})
-nnz = len(_core.joint_probabilities_nn(idx, d2, 30.0, {threads})[1])
-print(json.dumps({{"phases": tsne._phase_times, "nnz": nnz, "n": X.shape[0],
+nnz = affinities_from_data(X, 30.0, {threads}).nnz
+print(json.dumps({{"phases": tsne.phase_times_, "nnz": nnz, "n": X.shape[0],
                   "iterations": int(tsne.n_iter_) + 1}}))
 """
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.sparse import csr_array
 
-from acctsne import _core
+from acctsne._affinities import affinities_from_data
 from acctsne._optimization import make_engine
 
 
@@ -25,11 +25,7 @@ def blobs(n=300, d=10, centers=4, seed=0, dtype=np.float64):
 
 def sparse_p(X, perplexity=30.0, n_threads=1):
     """acctsne's Barnes-Hut P of X as a scipy CSR array."""
-    n = X.shape[0]
-    k = min(n - 1, int(3.0 * perplexity + 1))
-    idx, d2 = _core.knn_exact(np.ascontiguousarray(X), k, n_threads)
-    indptr, cols, data, _ = _core.joint_probabilities_nn(idx, d2, perplexity, n_threads)
-    return csr_array((data, cols, indptr), shape=(n, n))
+    return csr_array(affinities_from_data(X, perplexity, n_threads))
 
 
 def gradient(method, Y, P, *, dof=1, compute_error=True, n_threads=1, **engine_params):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from acctsne import TSNE, _ann, _core
+from acctsne._neighbors import nearest_neighbors
 
 from conftest import blobs, digits
 
@@ -18,7 +19,7 @@ def test_recall_on_digits_is_high_and_distances_exact():
     X, _ = digits()
     k = 90
     idx, d2 = _ann.approximate_knn(X, k, 2)
-    ref_idx, _ = _core.knn_exact(X, k, 2)
+    ref_idx, _, _ = nearest_neighbors(X, k, neighbors="exact", n_threads=2)
     assert idx.shape == (len(X), k) and idx.dtype == np.int32
     assert recall(idx, ref_idx) > 0.99
     assert not np.any(idx == np.arange(len(X))[:, None])
@@ -47,7 +48,7 @@ def test_sharded_graphs_merge_to_the_nearest_and_ignore_thread_count(sharded):
     X, _ = blobs(4000, 12, seed=3)
     assert len(_ann._shards(len(X))) == _ann._N_SHARDS == 2
     k = 40
-    ref_idx, _ = _core.knn_exact(X, k, 2)
+    ref_idx, _, _ = nearest_neighbors(X, k, neighbors="exact", n_threads=2)
     idx, d2 = _ann.approximate_knn(X, k, 1)
     assert recall(idx, ref_idx) > 0.99
     assert 0.4 < np.mean(idx % 2 == 0) < 0.6  # neighbours come from both shards

@@ -143,7 +143,7 @@ def test_bad_fft_parameters_are_clear_errors(params, message):
 def test_auto_method_choice(n, n_components, expected):
     X, _ = blobs(n, 6)
     est = TSNE(method="auto", n_components=n_components, max_iter=250, random_state=0).fit(X)
-    assert est._method == expected
+    assert est.method_ == expected
     assert est.embedding_.shape == (n, n_components)
 
 
@@ -151,4 +151,4 @@ def test_auto_picks_fft_for_large_two_dimensional_inputs(monkeypatch):
     monkeypatch.setattr(TSNE, "_AUTO_FFT_MIN_SAMPLES", 1000)
     X, _ = blobs(1200, 6)
     est = TSNE(method="auto", max_iter=250, random_state=0).fit(X)
-    assert est._method == "fft"
+    assert est.method_ == "fft"

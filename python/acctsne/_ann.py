@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from . import _core
+from ._config import thread_count
 
 # HNSW parameters: graph degree, and the candidate-list sizes when building and searching
 # (the search list is this factor times k, per shard). Measured on the 250k 50-d mixture
@@ -86,7 +87,12 @@ def _build_index(faiss, X32):
 
 
 def approximate_knn(X, k, n_threads):
-    """(indices int32, squared distances float32), each (n_samples, k), rows sorted."""
+    """(indices int32, squared distances float32), each (n_samples, k), rows sorted.
+
+    ``n_threads``: a thread count or the fit's ``_core.ThreadPool``.
+    """
+    threads = n_threads
+    n_threads = thread_count(threads)
     faiss = _import_faiss()
     X = np.ascontiguousarray(X)
     X32 = np.ascontiguousarray(X, dtype=np.float32)
@@ -119,7 +125,7 @@ def approximate_knn(X, k, n_threads):
     del indexes  # the graphs and their copies of X: free them before the next buffers
     neighbors = _without_self(found, k)
     del found
-    return _core.refine_neighbors(X, neighbors, n_threads)
+    return _core.refine_neighbors(X, neighbors, threads)
 
 
 def _search_shards(indexes, shards, queries, k):

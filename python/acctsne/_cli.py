@@ -40,10 +40,10 @@ def _demo_row(name, estimator, X, P):
 
 
 def _demo(args) -> int:
-    from scipy.sparse import csr_array
     from sklearn.datasets import load_digits
 
-    from . import TSNE, _core, show_config
+    from . import TSNE, show_config
+    from ._affinities import affinities_from_data
     from ._config import resolve_n_threads
 
     print(show_config())
@@ -52,10 +52,7 @@ def _demo(args) -> int:
     X = load_digits().data.astype(np.float64)
     n_threads = resolve_n_threads(args.n_jobs)
     # One P for judging every embedding: perplexity 30 on the exact kNN graph.
-    k = min(X.shape[0] - 1, 91)
-    idx, d2 = _core.knn_exact(X, k, n_threads)
-    indptr, cols, data, _ = _core.joint_probabilities_nn(idx, d2, 30.0, n_threads)
-    P = csr_array((data, cols, indptr), shape=(X.shape[0], X.shape[0]))
+    P = affinities_from_data(X, 30.0, n_threads)
 
     common = dict(random_state=args.random_state, n_jobs=args.n_jobs)
     rows = [_demo_row("acctsne", TSNE(**common), X, P)]

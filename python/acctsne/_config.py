@@ -6,7 +6,7 @@ import os
 
 from . import _core
 
-__all__ = ["resolve_n_threads", "show_config"]
+__all__ = ["resolve_n_threads", "show_config", "thread_count"]
 
 
 def _available_cores() -> int:
@@ -32,6 +32,12 @@ def resolve_n_threads(n_jobs: int | None) -> int:
     if n_jobs < 0:
         return max(cores + 1 + n_jobs, 1)
     return n_jobs
+
+
+def thread_count(threads) -> int:
+    """The number of threads in ``threads``: an int, or a fit's ``_core.ThreadPool``
+    (which every native call of the fit accepts in place of a thread count)."""
+    return threads.n_threads if isinstance(threads, _core.ThreadPool) else int(threads)
 
 
 def show_config() -> str:

@@ -15,6 +15,7 @@ import numpy as np
 from scipy.sparse import issparse
 
 from . import _core, _fft
+from ._config import thread_count
 
 __all__ = [
     "EXPLORATION_MAX_ITER",
@@ -134,8 +135,7 @@ fft_max_intervals
         raise TypeError(f"method={method!r} needs a sparse P, got {type(P).__name__}")
     convolve = None
     if method == "fft":
-        workers = n_threads if isinstance(n_threads, int) else n_threads.n_threads
-        convolve = _fft.convolver(workers)
+        convolve = _fft.convolver(thread_count(n_threads))
     return _core.GradientEngine(params, P, n_threads, convolve)
 
 

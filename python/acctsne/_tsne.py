@@ -8,7 +8,6 @@ parallel C++ with the GIL released.
 
 from __future__ import annotations
 
-import warnings
 from numbers import Integral, Real
 from time import time
 from typing import ClassVar
@@ -21,16 +20,16 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
-from sklearn.decomposition import PCA
-from sklearn.metrics.pairwise import _VALID_METRICS, pairwise_distances
-from sklearn.neighbors import NearestNeighbors
+from sklearn.metrics.pairwise import _VALID_METRICS
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _num_samples, check_non_negative, validate_data
+from sklearn.utils.validation import _num_samples, validate_data
 
-from . import _ann, _core
+from . import _core
+from ._affinities import exact_affinities, sparse_affinities
 from ._config import resolve_n_threads
-from ._limits import check_exact_fits_in_memory, fit_float32_range
+from ._initialization import initial_embedding
+from ._neighbors import AUTO_APPROX_MIN_SAMPLES, check_precomputed
 from ._optimization import (
     EXPLORATION_MAX_ITER,
     N_ITER_CHECK,
@@ -41,8 +40,6 @@ from ._optimization import (
 from ._progress import Reporter, as_callback_list
 
 __all__ = ["TSNE"]
-
-_PROGRESS_EVERY = 1000  # sklearn prints the perplexity search every 1000 samples
 
 
 class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -158,6 +155,13 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         Effective learning rate.
     n_iter_ : int
         Index of the last iteration run (999 for a full 1000-iteration run).
+    method_ : str
+        (acctsne extension) The gradient method used: 'barnes_hut', 'exact' or 'fft'
+        (``method='auto'`` resolved).
+    phase_times_ : dict of str to float
+        (acctsne extension) Seconds spent in each phase of the fit: 'knn', 'affinities'
+        (perplexity search and symmetrisation), 'init', and the optimisation's phases
+        as the native optimiser reports them, summed over both stages.
 
     Notes
     -----
@@ -228,7 +232,7 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     )
     # neighbors="auto": approximate neighbours (when faiss is installed) from this many
     # samples on; below it the exact search is about as fast (bench/results/ann.md).
-    _AUTO_APPROX_MIN_SAMPLES = 300_000
+    _AUTO_APPROX_MIN_SAMPLES = AUTO_APPROX_MIN_SAMPLES
     # method="auto": the exact gradient up to this many samples; FFT interpolation from
     # _AUTO_FFT_MIN_SAMPLES on (1-D and 2-D); Barnes-Hut in between (and for 3-D).
     _AUTO_EXACT_MAX_SAMPLES = 500
@@ -315,22 +319,7 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 dtype=[np.float32, np.float64],
             )
         if self.metric == "precomputed":
-            if isinstance(self.init, str) and self.init == "pca":
-                raise ValueError(
-                    'The parameter init="pca" cannot be used with metric="precomputed".'
-                )
-            if X.shape[0] != X.shape[1]:
-                raise ValueError("X should be a square distance matrix")
-            check_non_negative(
-                X,
-                ("TSNE.fit(). With metric='precomputed', X should contain positive distances."),
-            )
-            if self.method == "exact" and issparse(X):
-                raise TypeError(
-                    'TSNE with method="exact" does not accept sparse '
-                    'precomputed distance matrix. Use method="barnes_hut" '
-                    "or provide the dense distance matrix."
-                )
+            check_precomputed(X, init=self.init, method=self.method)
         if self.method == "barnes_hut" and self.n_components > 3:
             raise ValueError(
                 "'n_components' should be inferior to 4 for the "
@@ -361,167 +350,6 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             return "fft"
         return "barnes_hut"
 
-    def _print_perplexity_progress(self, betas, distance_scale=1.0):
-        n_samples = betas.shape[0]
-        for i in range(_PROGRESS_EVERY, n_samples + 1, _PROGRESS_EVERY):
-            print(f"[t-SNE] Computed conditional probabilities for sample {i} / {n_samples}")
-        if n_samples % _PROGRESS_EVERY:
-            print(
-                f"[t-SNE] Computed conditional probabilities for sample {n_samples} / {n_samples}"
-            )
-        sigma = np.sqrt(n_samples / np.sum(betas)) * distance_scale
-        print(f"[t-SNE] Mean sigma: {sigma:f}")
-
-    def _exact_affinities(self, X, n_threads):
-        """Dense P for method='exact' (sklearn's _joint_probabilities)."""
-        check_exact_fits_in_memory(X.shape[0])
-        if self.metric == "precomputed":
-            distances = X
-        else:
-            if self.verbose:
-                print("[t-SNE] Computing pairwise distances...")
-            if self.metric == "euclidean":
-                distances = pairwise_distances(X, metric=self.metric, squared=True)
-            else:
-                metric_params_ = self.metric_params or {}
-                distances = pairwise_distances(
-                    X, metric=self.metric, n_jobs=self.n_jobs, **metric_params_
-                )
-        if np.any(distances < 0):
-            raise ValueError("All distances should be positive, the metric given is not correct")
-        if self.metric != "euclidean":
-            distances = np.asarray(distances, dtype=np.float64) ** 2
-        distances, scale = fit_float32_range(
-            np.asarray(distances, dtype=np.float64), kind="squared_distances"
-        )
-        P, betas = _core.joint_probabilities_exact(
-            np.ascontiguousarray(distances, dtype=np.float32),
-            float(self.perplexity),
-            n_threads,
-        )
-        if self.verbose:
-            self._print_perplexity_progress(betas, scale)
-        return P
-
-    def _use_approximate_neighbors(self, native, n_samples, sparse):
-        if self.neighbors == "approx":
-            if not native:
-                raise ValueError(
-                    "neighbors='approx' needs dense X and metric='euclidean' without "
-                    f"metric_params, got metric={self.metric!r}, "
-                    f"metric_params={self.metric_params!r}"
-                    + (" and sparse X" if sparse else "")
-                    + "; use neighbors='exact' or 'auto'."
-                )
-            return True
-        return (
-            self.neighbors == "auto"
-            and native
-            and n_samples >= self._AUTO_APPROX_MIN_SAMPLES
-            and _ann.faiss_available()
-        )
-
-    def _nearest_neighbors(self, X, n_neighbors, n_threads):
-        """(indices, squared distances), each (n_samples, n_neighbors)."""
-        n_samples = X.shape[0]
-        native = (
-            isinstance(self.metric, str)
-            and self.metric == "euclidean"
-            and not self.metric_params
-            and not issparse(X)
-        )
-        if self._use_approximate_neighbors(native, n_samples, issparse(X)):
-            t0 = time()
-            indices, sq_distances = _ann.approximate_knn(X, n_neighbors, n_threads)
-            duration = time() - t0
-        elif native:
-            t0 = time()
-            X = np.ascontiguousarray(X)
-            if self.verbose:
-                print(f"[t-SNE] Indexed {n_samples} samples in {time() - t0:.3f}s...")
-            t0 = time()
-            indices, sq_distances = _core.knn_exact(X, n_neighbors, n_threads)
-            duration = time() - t0
-        else:
-            knn = NearestNeighbors(
-                algorithm="auto",
-                n_jobs=self.n_jobs,
-                n_neighbors=n_neighbors,
-                metric=self.metric,
-                metric_params=self.metric_params,
-            )
-            t0 = time()
-            knn.fit(X)
-            if self.verbose:
-                print(f"[t-SNE] Indexed {n_samples} samples in {time() - t0:.3f}s...")
-            t0 = time()
-            graph = knn.kneighbors_graph(mode="distance")
-            duration = time() - t0
-            del knn
-            graph = graph.tocsr()
-            indices = graph.indices.reshape(n_samples, n_neighbors).astype(np.int32)
-            # Distances are squared for every metric, as sklearn does.
-            sq_distances = (
-                graph.data.reshape(n_samples, n_neighbors).astype(np.float64) ** 2
-            ).astype(np.float32)
-        if self.verbose:
-            print(f"[t-SNE] Computed neighbors for {n_samples} samples in {duration:.3f}s...")
-        self._phase_times["knn"] = duration
-        return indices, sq_distances
-
-    def _sparse_affinities(self, X, n_threads):
-        """CSR P for method='barnes_hut' (sklearn's _joint_probabilities_nn)."""
-        n_samples = X.shape[0]
-        n_neighbors = min(n_samples - 1, int(3.0 * self.perplexity + 1))
-        if self.verbose:
-            print(f"[t-SNE] Computing {n_neighbors} nearest neighbors...")
-        # P does not change when every distance is scaled by one factor; extreme inputs
-        # are scaled by a power of two so their squared distances fit float32.
-        X, scale = fit_float32_range(
-            X, kind="distances" if self.metric == "precomputed" else "data"
-        )
-        indices, sq_distances = self._nearest_neighbors(X, n_neighbors, n_threads)
-        t0 = time()
-        indptr, columns, data, betas = _core.joint_probabilities_nn(
-            indices, sq_distances, float(self.perplexity), n_threads
-        )
-        if self.verbose:
-            self._print_perplexity_progress(betas, scale)
-        if self.verbose >= 2:
-            print(f"[t-SNE] Computed conditional probabilities in {time() - t0:.3f}s")
-        return indptr, columns, data
-
-    def _initial_embedding(self, X, n_samples, random_state):
-        if isinstance(self.init, np.ndarray):
-            init = self.init
-            if init.shape != (n_samples, self.n_components):
-                raise ValueError(
-                    f"init array must have shape (n_samples, n_components) = "
-                    f"({n_samples}, {self.n_components}), got {init.shape}."
-                )
-            if not np.issubdtype(init.dtype, np.number) or np.iscomplexobj(init):
-                raise TypeError(f"init array must be real-valued, got dtype {init.dtype}.")
-            if not np.all(np.isfinite(init)):
-                raise ValueError("init array contains NaN or infinity.")
-            return init
-        if self.init == "pca":
-            pca = PCA(n_components=self.n_components, random_state=random_state)
-            # Always output a numpy array, no matter what is configured globally
-            pca.set_output(transform="default")
-            with warnings.catch_warnings():
-                # Constant data has no principal direction (handled just below).
-                warnings.simplefilter("ignore", RuntimeWarning)
-                X_embedded = pca.fit_transform(X).astype(np.float32, copy=False)
-            std = np.std(X_embedded[:, 0], dtype=np.float64)
-            if np.isfinite(std) and std > 0 and np.all(np.isfinite(X_embedded)):
-                # PC1 rescaled to standard deviation 1e-4 (sklearn issue #18018).
-                return X_embedded / std * 1e-4
-            # All rows identical: sklearn would divide by zero here; start at random.
-        # 'random': iid Gaussians with standard deviation 1e-4.
-        return 1e-4 * random_state.standard_normal(size=(n_samples, self.n_components)).astype(
-            np.float32
-        )
-
     # --------------------------------------------------------------- the fit
     def _fit(self, X):
         if self.learning_rate == "auto":
@@ -536,6 +364,8 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         random_state = check_random_state(self.random_state)
         n_samples = X.shape[0]
         n_threads = resolve_n_threads(self.n_jobs)
+        # The threads of this fit, started once and used by every native phase.
+        pool = _core.ThreadPool(n_threads)
         if self.verbose:
             simd = _core.simd_info()["default"]
             print(
@@ -545,19 +375,38 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
         t0 = time()
         if self._method == "exact":
-            P = self._exact_affinities(X, n_threads)
+            P, _ = exact_affinities(
+                X,
+                self.perplexity,
+                metric=self.metric,
+                metric_params=self.metric_params,
+                n_jobs=self.n_jobs,
+                n_threads=pool,
+                verbose=self.verbose,
+            )
         else:
-            P = self._sparse_affinities(X, n_threads)
+            P, _ = sparse_affinities(
+                X,
+                self.perplexity,
+                metric=self.metric,
+                metric_params=self.metric_params,
+                neighbors=self.neighbors,
+                n_jobs=self.n_jobs,
+                n_threads=pool,
+                verbose=self.verbose,
+                auto_approx_min_samples=self._AUTO_APPROX_MIN_SAMPLES,
+                times=self._phase_times,
+            )
         self._phase_times["affinities"] = time() - t0 - self._phase_times.get("knn", 0.0)
 
         t0 = time()
-        X_embedded = self._initial_embedding(X, n_samples, random_state)
+        X_embedded = initial_embedding(self.init, X, n_samples, self.n_components, random_state)
         self._phase_times["init"] = time() - t0
         # Degrees of freedom of the Student's t-distribution (van der Maaten, 2009).
         degrees_of_freedom = max(self.n_components - 1, 1)
-        return self._tsne(P, degrees_of_freedom, X_embedded, n_threads)
+        return self._tsne(P, degrees_of_freedom, X_embedded, pool)
 
-    def _tsne(self, P, degrees_of_freedom, X_embedded, n_threads):
+    def _tsne(self, P, degrees_of_freedom, X_embedded, pool):
         """Runs sklearn's two-phase schedule on one native gradient engine."""
         out_dtype = X_embedded.dtype if isinstance(self.init, np.ndarray) else np.float32
         Y = np.array(X_embedded, dtype=np.float32, order="C", copy=True)
@@ -581,7 +430,7 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             fft_min_intervals=self.fft_min_intervals,
             fft_intervals_per_unit=self.fft_intervals_per_unit,
             fft_max_intervals=self.fft_max_intervals,
-            n_threads=n_threads,
+            n_threads=pool,
         )
         schedule = sklearn_schedule(
             early_exaggeration=self.early_exaggeration,
@@ -640,7 +489,7 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             Embedding of the training data in low-dimensional space.
         """
         self._check_params_vs_input(X)
-        self._phase_times = {}
+        self._phase_times = {}  # filled by the phases of _fit
         try:
             embedding = self._fit(X)
         except BaseException:
@@ -648,7 +497,11 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             for key in [k for k in vars(self) if k.endswith("_")]:
                 delattr(self, key)
             raise
+        finally:
+            phase_times = vars(self).pop("_phase_times")
         self.embedding_ = embedding
+        self.method_ = self._method
+        self.phase_times_ = dict(phase_times)
         return self.embedding_
 
     @_fit_context(

@@ -36,7 +36,7 @@ def run_acctsne(X, n_jobs, seed, method="barnes_hut"):
         perplexity=PERPLEXITY, max_iter=N_ITER, random_state=seed, n_jobs=n_jobs, method=method
     )
     Y = est.fit_transform(X)
-    return Y, dict(est._phase_times)
+    return Y, dict(est.phase_times_)
 
 
 def run_acctsne_fft(X, n_jobs, seed):

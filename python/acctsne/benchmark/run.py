@@ -29,15 +29,9 @@ from . import datasets, libraries, report
 
 
 def reference_p(X, n_jobs):
-    from scipy.sparse import csr_array
+    from acctsne._affinities import affinities_from_data
 
-    from acctsne import _core
-
-    n = X.shape[0]
-    k = min(n - 1, int(3 * libraries.PERPLEXITY + 1))
-    idx, d2 = _core.knn_exact(np.ascontiguousarray(X), k, n_jobs)
-    indptr, cols, data, _ = _core.joint_probabilities_nn(idx, d2, libraries.PERPLEXITY, n_jobs)
-    return csr_array((data, cols, indptr), shape=(n, n))
+    return affinities_from_data(X, libraries.PERPLEXITY, n_jobs)
 
 
 def label_accuracy(Y, y, k=10, sample=5000, seed=0):

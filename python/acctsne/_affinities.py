@@ -1,0 +1,254 @@
+"""The input-space affinities P of a fit: sparse (kNN graph) or dense (exact method).
+
+Each function runs in ``acctsne._core`` (perplexity search and symmetrisation in parallel
+C++) and prints scikit-learn's ``[t-SNE]`` lines when asked to.
+"""
+
+from __future__ import annotations
+
+from time import time
+
+import numpy as np
+from scipy.sparse import csr_matrix
+from sklearn.metrics.pairwise import pairwise_distances
+
+from . import _core
+from ._config import resolve_n_threads
+from ._limits import check_exact_fits_in_memory, fit_float32_range
+from ._neighbors import AUTO_APPROX_MIN_SAMPLES, nearest_neighbors
+
+__all__ = [
+    "affinities_from_data",
+    "exact_affinities",
+    "joint_probabilities_nn",
+    "n_neighbors_for_perplexity",
+    "print_perplexity_progress",
+    "sparse_affinities",
+]
+
+_PROGRESS_EVERY = 1000  # sklearn prints the perplexity search every 1000 samples
+
+
+def n_neighbors_for_perplexity(perplexity, n_samples):
+    """scikit-learn's neighbour count for a perplexity: ``min(n - 1, int(3 * perplexity + 1))``."""
+    return min(n_samples - 1, int(3.0 * perplexity + 1))
+
+
+def print_perplexity_progress(betas, distance_scale=1.0):
+    """Prints scikit-learn's progress lines of the perplexity search and the mean sigma.
+
+    Parameters
+    ----------
+    betas : ndarray of shape (n_samples,)
+        Precisions found by the search (1 / (2 sigma^2) in the searched units).
+    distance_scale : float, default=1.0
+        Factor from the searched units back to the input's (see ``fit_float32_range``).
+    """
+    n_samples = betas.shape[0]
+    for i in range(_PROGRESS_EVERY, n_samples + 1, _PROGRESS_EVERY):
+        print(f"[t-SNE] Computed conditional probabilities for sample {i} / {n_samples}")
+    if n_samples % _PROGRESS_EVERY:
+        print(f"[t-SNE] Computed conditional probabilities for sample {n_samples} / {n_samples}")
+    sigma = np.sqrt(n_samples / np.sum(betas)) * distance_scale
+    print(f"[t-SNE] Mean sigma: {sigma:f}")
+
+
+def joint_probabilities_nn(indices, sq_distances, perplexity, n_threads):
+    """Symmetric normalised P of a kNN graph (scikit-learn's ``_joint_probabilities_nn``).
+
+    Parameters
+    ----------
+    indices : ndarray of int32, shape (n_samples, n_neighbors)
+        Each sample's neighbours (itself excluded).
+    sq_distances : ndarray of float32, shape (n_samples, n_neighbors)
+        Their squared distances.
+    perplexity : float
+        Target perplexity of each row's conditional distribution.
+    n_threads : int or _core.ThreadPool
+        Threads of the search (the result does not depend on it).
+
+    Returns
+    -------
+    P : scipy.sparse.csr_matrix of shape (n_samples, n_samples)
+        Sorted CSR with float32 data and int32 indices that are views of the arrays
+        ``_core.joint_probabilities_nn`` returns (no copy). Its int64 indptr is stored in
+        scipy's index dtype (int32 below 2**31 entries: n_samples + 1 entries converted),
+        since scipy needs indptr and indices of one dtype.
+    betas : ndarray of float64, shape (n_samples,)
+        The precisions found by the perplexity search.
+    """
+    n_samples = indices.shape[0]
+    indptr, columns, data, betas = _core.joint_probabilities_nn(
+        indices, sq_distances, float(perplexity), n_threads
+    )
+    P = csr_matrix((data, columns, indptr), shape=(n_samples, n_samples))
+    return P, betas
+
+
+def sparse_affinities(
+    X,
+    perplexity,
+    *,
+    metric="euclidean",
+    metric_params=None,
+    neighbors="auto",
+    n_jobs=None,
+    n_threads=None,
+    verbose=0,
+    auto_approx_min_samples=AUTO_APPROX_MIN_SAMPLES,
+    times=None,
+):
+    """The sparse P of method 'barnes_hut' / 'fft': kNN graph, then perplexity search.
+
+    Inputs whose squared distances would leave float32's range are first scaled by a
+    power of two (P does not change; see ``fit_float32_range``).
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix
+        Samples, or a precomputed distance matrix / sparse kNN graph with
+        ``metric='precomputed'``.
+    perplexity : float
+        Perplexity; ``min(n - 1, int(3 * perplexity + 1))`` neighbours are searched.
+    metric, metric_params, neighbors, n_jobs, auto_approx_min_samples
+        As in :func:`acctsne._neighbors.nearest_neighbors`.
+    n_threads : int or _core.ThreadPool, default=None
+        Threads of every native phase; None resolves ``n_jobs``.
+    verbose : int, default=0
+        Prints scikit-learn's ``[t-SNE]`` lines of the kNN search and perplexity search
+        (and, from 2 on, the search's duration).
+    times : dict, default=None
+        When given, ``times["knn"]`` receives the seconds of the neighbour search.
+
+    Returns
+    -------
+    P : scipy.sparse.csr_matrix of shape (n_samples, n_samples)
+        As :func:`joint_probabilities_nn` returns it.
+    betas : ndarray of float64, shape (n_samples,)
+        Precisions of the perplexity search (in the scaled units, if scaled).
+    """
+    if n_threads is None:
+        n_threads = resolve_n_threads(n_jobs)
+    n_neighbors = n_neighbors_for_perplexity(perplexity, X.shape[0])
+    if verbose:
+        print(f"[t-SNE] Computing {n_neighbors} nearest neighbors...")
+    # P does not change when every distance is scaled by one factor; extreme inputs
+    # are scaled by a power of two so their squared distances fit float32.
+    X, scale = fit_float32_range(X, kind="distances" if metric == "precomputed" else "data")
+    indices, sq_distances, seconds = nearest_neighbors(
+        X,
+        n_neighbors,
+        metric=metric,
+        metric_params=metric_params,
+        neighbors=neighbors,
+        n_jobs=n_jobs,
+        n_threads=n_threads,
+        verbose=verbose,
+        auto_approx_min_samples=auto_approx_min_samples,
+    )
+    if times is not None:
+        times["knn"] = seconds
+    t0 = time()
+    P, betas = joint_probabilities_nn(indices, sq_distances, perplexity, n_threads)
+    if verbose:
+        print_perplexity_progress(betas, scale)
+    if verbose >= 2:
+        print(f"[t-SNE] Computed conditional probabilities in {time() - t0:.3f}s")
+    return P, betas
+
+
+def affinities_from_data(X, perplexity=30.0, n_threads=None):
+    """The P a default fit of X uses: exact euclidean kNN, then perplexity search.
+
+    One call for every place that needs "kNN -> P" outside a fit (the CLI's demo, the
+    benchmarks, the tests), so they all judge embeddings by the fit's own P.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Samples (a sparse X takes its neighbours from scikit-learn).
+    perplexity : float, default=30.0
+        Perplexity; ``min(n - 1, int(3 * perplexity + 1))`` neighbours.
+    n_threads : int or _core.ThreadPool, default=None
+        Threads; None: all cores available to the process.
+
+    Returns
+    -------
+    P : scipy.sparse.csr_matrix of shape (n_samples, n_samples)
+        As :func:`joint_probabilities_nn` returns it.
+    """
+    return sparse_affinities(X, perplexity, neighbors="exact", n_threads=n_threads)[0]
+
+
+def exact_affinities(
+    X,
+    perplexity,
+    *,
+    metric="euclidean",
+    metric_params=None,
+    n_jobs=None,
+    n_threads=None,
+    verbose=0,
+):
+    """The dense P of method='exact' (scikit-learn's ``_joint_probabilities``).
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix
+        Samples, or a dense distance matrix with ``metric='precomputed'``.
+    perplexity : float
+        Perplexity of every row.
+    metric : str or callable, default='euclidean'
+        'euclidean' takes squared distances; every other metric's distances are squared,
+        as scikit-learn does.
+    metric_params : dict, default=None
+        Keyword arguments of the metric.
+    n_jobs : int, default=None
+        scikit-learn's n_jobs for :func:`~sklearn.metrics.pairwise_distances`.
+    n_threads : int or _core.ThreadPool, default=None
+        Threads of the perplexity search; None resolves ``n_jobs``.
+    verbose : int, default=0
+        Prints scikit-learn's ``[t-SNE]`` lines.
+
+    Returns
+    -------
+    P : ndarray of shape (n_samples, n_samples)
+        Symmetric, normalised joint probabilities.
+    betas : ndarray of float64, shape (n_samples,)
+        Precisions of the perplexity search (in the scaled units, if scaled).
+
+    Raises
+    ------
+    MemoryError
+        When the dense matrices cannot fit in this machine's memory.
+    ValueError
+        For negative distances.
+    """
+    if n_threads is None:
+        n_threads = resolve_n_threads(n_jobs)
+    check_exact_fits_in_memory(X.shape[0])
+    if metric == "precomputed":
+        distances = X
+    else:
+        if verbose:
+            print("[t-SNE] Computing pairwise distances...")
+        if metric == "euclidean":
+            distances = pairwise_distances(X, metric=metric, squared=True)
+        else:
+            metric_params_ = metric_params or {}
+            distances = pairwise_distances(X, metric=metric, n_jobs=n_jobs, **metric_params_)
+    if np.any(distances < 0):
+        raise ValueError("All distances should be positive, the metric given is not correct")
+    if metric != "euclidean":
+        distances = np.asarray(distances, dtype=np.float64) ** 2
+    distances, scale = fit_float32_range(
+        np.asarray(distances, dtype=np.float64), kind="squared_distances"
+    )
+    P, betas = _core.joint_probabilities_exact(
+        np.ascontiguousarray(distances, dtype=np.float32),
+        float(perplexity),
+        n_threads,
+    )
+    if verbose:
+        print_perplexity_progress(betas, scale)
+    return P, betas
