@@ -114,12 +114,21 @@ py::tuple ConditionalProbabilities(const CArray<float>& sq_dist, float perplexit
   return py::make_tuple(P, betas);
 }
 
-py::tuple JointProbabilitiesNN(const CArray<int32_t>& neighbors, const CArray<float>& sq_dist,
-                               float perplexity, const py::object& n_threads) {
-  if (sq_dist.ndim() != 2) throw acctsne::InvalidArgument("distances must be 2-D");
+// With overwrite_distances, a float32 C-contiguous writeable sq_dist receives the
+// conditional probabilities in place of a buffer of its size (the peak memory of a large
+// fit is in the symmetrisation: this is 4 bytes per kNN entry less).
+py::tuple JointProbabilitiesNN(const CArray<int32_t>& neighbors, const py::array& sq_dist_any,
+                               float perplexity, const py::object& n_threads,
+                               bool overwrite_distances) {
+  const bool in_place = overwrite_distances && sq_dist_any.dtype().is(py::dtype::of<float>()) &&
+                        (sq_dist_any.flags() & py::array::c_style) && sq_dist_any.writeable();
+  auto sq_dist = in_place ? py::reinterpret_borrow<py::array_t<float>>(sq_dist_any)
+                          : py::array_t<float>(CArray<float>::ensure(sq_dist_any));
+  if (!sq_dist || sq_dist.ndim() != 2) throw acctsne::InvalidArgument("distances must be 2-D");
   const int64_t n = sq_dist.shape(0), k = sq_dist.shape(1);
   RequireShape(neighbors, "neighbors", n, k);
-  std::vector<float> cond(static_cast<size_t>(n * k));
+  std::vector<float> cond_buffer(in_place ? 0 : static_cast<size_t>(n * k));
+  float* cond = in_place ? sq_dist.mutable_data() : cond_buffer.data();
   py::array_t<double> betas(n);
   double* b_ptr = betas.mutable_data();
   acctsne::SparseP P;
@@ -127,9 +136,9 @@ py::tuple JointProbabilitiesNN(const CArray<int32_t>& neighbors, const CArray<fl
   const int32_t* nb_ptr = neighbors.data();
   const acctsne::SimdLevel level = acctsne::DefaultSimdLevel();
   RunWithoutGil(n_threads, [&](ThreadPool& pool) {
-    acctsne::ConditionalProbabilities(d_ptr, n, k, false, perplexity, level, pool, cond.data(),
-                                      b_ptr);
-    P = acctsne::SymmetrizeKnn(nb_ptr, std::move(cond), n, k, pool);
+    // (each row's distances are read in full before its probabilities are written)
+    acctsne::ConditionalProbabilities(d_ptr, n, k, false, perplexity, level, pool, cond, b_ptr);
+    P = acctsne::SymmetrizeKnn(nb_ptr, cond, n, k, pool);
   });
   return py::make_tuple(MoveToArray(std::move(P.indptr)), MoveToArray(std::move(P.indices)),
                         MoveToArray(std::move(P.data)), betas);
@@ -233,6 +242,7 @@ PYBIND11_MODULE(_core, m) {
         "Perplexity binary search: (conditional P float64, betas).");
   m.def("joint_probabilities_nn", &JointProbabilitiesNN, py::arg("neighbors"),
         py::arg("sq_distances"), py::arg("perplexity"), py::arg("n_threads") = 1,
+        py::arg("overwrite_distances") = false,
         "Symmetric normalised P from a kNN graph: (indptr, indices, data, betas).");
   m.def("joint_probabilities_exact", &JointProbabilitiesExact, py::arg("sq_distances"),
         py::arg("perplexity"), py::arg("n_threads") = 1, "Dense exact-method P: (P, betas).");

@@ -73,20 +73,18 @@ template void ConditionalProbabilities<double>(const float*, int64_t, int64_t, b
 template void ConditionalProbabilities<float>(const float*, int64_t, int64_t, bool, float,
                                               SimdLevel, ThreadPool&, float*, double*);
 
-SparseP SymmetrizeKnn(const int32_t* neighbors, std::vector<float> cond, int64_t n, int64_t k,
-                      ThreadPool& pool) {
-  ACCTSNE_CHECK(static_cast<int64_t>(cond.size()) == n * k, "conditional P has ", cond.size(),
-                " entries, expected ", n * k);
-  const float* cond_p = cond.data();
-  for (int64_t e = 0; e < n * k; ++e) {
-    ACCTSNE_CHECK(neighbors[e] >= 0 && neighbors[e] < n, "neighbour index ", neighbors[e],
-                  " out of range [0, ", n, ")");
-  }
+namespace {
+
+// SymmetrizeKnn for an entry-position type wide enough for n * k.
+template <typename Position>
+SparseP SymmetrizeWith(const int32_t* neighbors, const float* cond, int64_t n, int64_t k,
+                       ThreadPool& pool) {
   constexpr int64_t kBlock = 1024;
-  // Transpose C by counting sort: column j of C becomes row j of T. The rows are cut into
-  // a few contiguous chunks, each with its own column counts (no shared counters between
-  // threads); chunk c's entries of column j go after those of chunks < c, so every row of
-  // T comes out ordered by row of origin.
+  // Transpose C by counting sort: column j of C becomes row j of T, stored as positions
+  // e = i * k + m of C's entries (row of origin i = e / k, value cond[e]). The rows are cut
+  // into a few contiguous chunks, each with its own column counts (no shared counters
+  // between threads); chunk c's entries of column j go after those of chunks < c, so every
+  // row of T comes out ordered by row of origin.
   const int64_t n_chunks = std::min<int64_t>(pool.n_threads(), 8);
   const int64_t chunk_rows = NumBlocks(n, n_chunks);
   std::vector<int32_t> chunk_count(static_cast<size_t>(n_chunks * n), 0);
@@ -101,7 +99,7 @@ SparseP SymmetrizeKnn(const int32_t* neighbors, std::vector<float> cond, int64_t
     for (int64_t c = 0; c < n_chunks; ++c) total += chunk_count[static_cast<size_t>(c * n + j)];
     t_ptr[j + 1] = t_ptr[j] + total;
   }
-  std::vector<std::pair<int32_t, float>> t_entries(static_cast<size_t>(n * k));
+  std::vector<Position> t_pos(static_cast<size_t>(n * k));
   pool.run(n_chunks, [&](int64_t c) {
     // This chunk's write position in each column: after the row's start and the earlier
     // chunks' entries.
@@ -112,46 +110,41 @@ SparseP SymmetrizeKnn(const int32_t* neighbors, std::vector<float> cond, int64_t
       cursor[j] = before;
     }
     const int64_t end = std::min(n, (c + 1) * chunk_rows);
-    for (int64_t i = c * chunk_rows; i < end; ++i)
-      for (int64_t m = 0; m < k; ++m) {
-        const int32_t j = neighbors[i * k + m];
-        t_entries[static_cast<size_t>(cursor[j]++)] = {static_cast<int32_t>(i), cond_p[i * k + m]};
-      }
+    for (int64_t e = c * chunk_rows * k; e < end * k; ++e)
+      t_pos[static_cast<size_t>(cursor[neighbors[e]]++)] = static_cast<Position>(e);
   });
+  std::vector<int32_t>().swap(chunk_count);
 
-  // Sort every forward row by column (the transposed rows are already in order).
-  std::vector<std::pair<int32_t, float>> fwd(static_cast<size_t>(n * k));
-  ParallelForRange(pool, n, kBlock, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      for (int64_t m = 0; m < k; ++m)
-        fwd[i * k + m] = {neighbors[i * k + m], cond_p[i * k + m]};
-      std::sort(fwd.begin() + i * k, fwd.begin() + (i + 1) * k);
-    }
-  });
-  std::vector<float>().swap(cond);  // both lists hold the values now: free before P
-  cond_p = nullptr;
-
-  // Per row: merge the two sorted lists, summing equal columns. Rows are independent;
+  // Per row: merge the forward entries (sorted by column) with the transposed ones (in
+  // order of origin), summing equal columns (forward value first). Rows are independent;
   // two passes: count, then fill at prefix-summed offsets.
-  std::vector<int64_t> row_nnz(static_cast<size_t>(n), 0);
-  auto merge_row = [&](int64_t i, std::vector<std::pair<int32_t, float>>& merged) {
+  using Entry = std::pair<int32_t, float>;
+  auto merge_row = [&](int64_t i, std::vector<Entry>& fwd, std::vector<Entry>& merged) {
+    fwd.resize(static_cast<size_t>(k));
+    for (int64_t m = 0; m < k; ++m) fwd[m] = {neighbors[i * k + m], cond[i * k + m]};
+    std::sort(fwd.begin(), fwd.end());
     merged.clear();
-    std::merge(fwd.begin() + i * k, fwd.begin() + (i + 1) * k, t_entries.begin() + t_ptr[i],
-               t_entries.begin() + t_ptr[i + 1], std::back_inserter(merged));
-    size_t out = 0;
-    for (size_t s = 0; s < merged.size(); ++s) {
-      if (out > 0 && merged[out - 1].first == merged[s].first) {
-        merged[out - 1].second += merged[s].second;
+    auto push = [&](const Entry& entry) {  // (a graph may repeat a neighbour: summed too)
+      if (!merged.empty() && merged.back().first == entry.first) {
+        merged.back().second += entry.second;
       } else {
-        merged[out++] = merged[s];
+        merged.push_back(entry);
       }
+    };
+    size_t f = 0;
+    for (int64_t t = t_ptr[i]; t < t_ptr[i + 1]; ++t) {
+      const int64_t e = static_cast<int64_t>(t_pos[static_cast<size_t>(t)]);
+      const Entry entry{static_cast<int32_t>(e / k), cond[e]};
+      while (f < fwd.size() && fwd[f].first <= entry.first) push(fwd[f++]);
+      push(entry);
     }
-    merged.resize(out);
+    while (f < fwd.size()) push(fwd[f++]);
   };
+  std::vector<int64_t> row_nnz(static_cast<size_t>(n), 0);
   ParallelForRange(pool, n, kBlock, [&](int64_t begin, int64_t end) {
-    std::vector<std::pair<int32_t, float>> merged;
+    std::vector<Entry> fwd, merged;
     for (int64_t i = begin; i < end; ++i) {
-      merge_row(i, merged);
+      merge_row(i, fwd, merged);
       row_nnz[i] = static_cast<int64_t>(merged.size());
     }
   });
@@ -165,9 +158,9 @@ SparseP SymmetrizeKnn(const int32_t* neighbors, std::vector<float> cond, int64_t
   // place; the total is summed in double, in block order.
   P.data.resize(static_cast<size_t>(nnz));
   ParallelForRange(pool, n, kBlock, [&](int64_t begin, int64_t end) {
-    std::vector<std::pair<int32_t, float>> merged;
+    std::vector<Entry> fwd, merged;
     for (int64_t i = begin; i < end; ++i) {
-      merge_row(i, merged);
+      merge_row(i, fwd, merged);
       int64_t pos = P.indptr[i];
       for (const auto& [col, val] : merged) {
         P.indices[pos] = col;
@@ -176,8 +169,7 @@ SparseP SymmetrizeKnn(const int32_t* neighbors, std::vector<float> cond, int64_t
       }
     }
   });
-  std::vector<std::pair<int32_t, float>>().swap(fwd);  // free before normalising
-  std::vector<std::pair<int32_t, float>>().swap(t_entries);
+  std::vector<Position>().swap(t_pos);  // free before normalising
   const double total = ParallelSum(pool, nnz, kBlock * 16, [&](int64_t begin, int64_t end) {
     double s = 0.0;
     for (int64_t e = begin; e < end; ++e) s += static_cast<double>(P.data[e]);
@@ -190,6 +182,19 @@ SparseP SymmetrizeKnn(const int32_t* neighbors, std::vector<float> cond, int64_t
       P.data[e] = static_cast<float>(static_cast<double>(P.data[e]) / sum_p);
   });
   return P;
+}
+
+}  // namespace
+
+SparseP SymmetrizeKnn(const int32_t* neighbors, const float* cond, int64_t n, int64_t k,
+                      ThreadPool& pool) {
+  for (int64_t e = 0; e < n * k; ++e) {
+    ACCTSNE_CHECK(neighbors[e] >= 0 && neighbors[e] < n, "neighbour index ", neighbors[e],
+                  " out of range [0, ", n, ")");
+  }
+  if (n * k <= int64_t{std::numeric_limits<uint32_t>::max()})
+    return SymmetrizeWith<uint32_t>(neighbors, cond, n, k, pool);
+  return SymmetrizeWith<int64_t>(neighbors, cond, n, k, pool);
 }
 
 void SymmetrizeDense(double* p, int64_t n, ThreadPool& pool) {

@@ -91,7 +91,7 @@ void RunPipeline(int n_threads, int64_t n, int64_t d, int dims, const char* meth
   std::vector<double> betas(static_cast<size_t>(n));
   acctsne::ConditionalProbabilities(d2.data(), n, k, false, 10.0f,
                                     acctsne::DefaultSimdLevel(), pool, cond.data(), betas.data());
-  acctsne::SparseP P = acctsne::SymmetrizeKnn(idx.data(), std::move(cond), n, k, pool);
+  acctsne::SparseP P = acctsne::SymmetrizeKnn(idx.data(), cond.data(), n, k, pool);
   double total = 0.0;
   for (float p : P.data) total += p;
   Check(std::abs(total - 1.0) < 1e-3, "P sums to 1");

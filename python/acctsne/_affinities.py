@@ -53,7 +53,7 @@ def print_perplexity_progress(betas, distance_scale=1.0):
     print(f"[t-SNE] Mean sigma: {sigma:f}")
 
 
-def joint_probabilities_nn(indices, sq_distances, perplexity, n_threads):
+def joint_probabilities_nn(indices, sq_distances, perplexity, n_threads, *, overwrite=False):
     """Symmetric normalised P of a kNN graph (scikit-learn's ``_joint_probabilities_nn``).
 
     Parameters
@@ -66,6 +66,10 @@ def joint_probabilities_nn(indices, sq_distances, perplexity, n_threads):
         Target perplexity of each row's conditional distribution.
     n_threads : int or _core.ThreadPool
         Threads of the search (the result does not depend on it).
+    overwrite : bool, default=False
+        Let a float32 C-contiguous ``sq_distances`` receive the conditional
+        probabilities (its contents are lost): saves a buffer of its size at the peak
+        of the fit's memory.
 
     Returns
     -------
@@ -79,7 +83,7 @@ def joint_probabilities_nn(indices, sq_distances, perplexity, n_threads):
     """
     n_samples = indices.shape[0]
     indptr, columns, data, betas = _core.joint_probabilities_nn(
-        indices, sq_distances, float(perplexity), n_threads
+        indices, sq_distances, float(perplexity), n_threads, overwrite_distances=overwrite
     )
     P = csr_matrix((data, columns, indptr), shape=(n_samples, n_samples))
     return P, betas
@@ -149,7 +153,9 @@ def sparse_affinities(
     if times is not None:
         times["knn"] = seconds
     t0 = time()
-    P, betas = joint_probabilities_nn(indices, sq_distances, perplexity, n_threads)
+    # The distances are this function's own: their buffer takes the conditional P.
+    P, betas = joint_probabilities_nn(indices, sq_distances, perplexity, n_threads, overwrite=True)
+    del indices, sq_distances
     if verbose:
         print_perplexity_progress(betas, scale)
     if verbose >= 2:

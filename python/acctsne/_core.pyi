@@ -119,6 +119,7 @@ def joint_probabilities_nn(
     sq_distances: ArrayLike,
     perplexity: float,
     n_threads: int | ThreadPool = ...,
+    overwrite_distances: bool = ...,
 ) -> tuple[Any, ...]:
     """Symmetric normalised P from a kNN graph: (indptr, indices, data, betas)."""
 

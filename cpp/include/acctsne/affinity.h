@@ -38,10 +38,11 @@ struct SparseP {
 
 // From a kNN graph (neighbors: n x k indices) and its conditional probabilities
 // (n x k, float32: P is stored in float32, so wider inputs would only add memory),
-// builds P = (C + C^T) / sum(C + C^T). Duplicated entries are summed. cond is taken by
-// value and freed as soon as it has been copied, before P is allocated (the peak memory
-// of a fit at large n is here).
-SparseP SymmetrizeKnn(const int32_t* neighbors, std::vector<float> cond, int64_t n, int64_t k,
+// builds P = (C + C^T) / sum(C + C^T). Duplicated entries are summed. The peak memory of
+// a fit at large n is here, so besides the inputs and P it holds only the transpose's
+// entry positions (4 bytes per entry below 2^32 entries); each row's forward entries are
+// sorted in a small per-thread buffer when the row is merged.
+SparseP SymmetrizeKnn(const int32_t* neighbors, const float* cond, int64_t n, int64_t k,
                       ThreadPool& pool);
 
 // Dense exact-method P (n x n, float64): p_ij = max((c_ij + c_ji) / sum, eps) off the
