@@ -145,12 +145,20 @@ class Engine {
     auto progress_fn = MakeProgress(progress);
     float* y_ptr = Y.mutable_data();
     PhaseResult result;
+    exaggeration_ = params.exaggeration;
     pool_->Run([&](ThreadPool& pool) {
       result = acctsne::GradientDescent(engine, y_ptr, engine.n_points(), engine.dims(), params,
                                         pool, progress_fn);
     });
     return result;
   }
+
+  void SetExaggeration(double exaggeration) {
+    acctsne::GradientEngine& engine = get();
+    pool_->Run([&](ThreadPool&) { engine.SetExaggeration(exaggeration); });
+    exaggeration_ = exaggeration;
+  }
+  double exaggeration() const { return exaggeration_; }
 
   py::dict Times() {
     const acctsne::PhaseTimes& t = get().times;
@@ -172,6 +180,7 @@ class Engine {
   std::shared_ptr<FitPool> pool_;
   std::unique_ptr<PythonConvolver> convolver_;
   py::object keep_alive_;
+  double exaggeration_ = 1.0;
   std::unique_ptr<acctsne::GradientEngine> engine_;  // last: destroyed first
 };
 
@@ -281,7 +290,9 @@ void RegisterGradient(py::module_& m) {
            py::arg("params"), py::arg("P"), py::arg("n_threads") = 1,
            py::arg("convolve") = py::none())
       .def("gradient", &Engine::Gradient, py::arg("Y"), py::arg("compute_error") = true,
-           "(KL or NaN, dKL/dY float32) at Y, P multiplied by the last phase's exaggeration.")
+           "(KL or NaN, dKL/dY float32) at Y, with P multiplied by `exaggeration`.")
+      .def_property("exaggeration", &Engine::exaggeration, &Engine::SetExaggeration,
+                    "Factor on P (each optimize call sets its phase's).")
       .def_property_readonly("times", &Engine::Times, "Seconds per phase, summed over calls.")
       .def_property_readonly("n_points", [](Engine& e) { return e.get().n_points(); })
       .def("close", &Engine::Close, "Release P (its labels restored) and the engine's memory.");

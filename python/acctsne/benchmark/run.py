@@ -83,10 +83,12 @@ def machine_info(n_jobs):
     }
 
 
-def run_one(lib, spec, n_jobs, seed, tmp, timeout):
+def run_one(lib, spec, n_jobs, seed, tmp, timeout, python=None):
+    """One fit in a fresh worker process (``python``: the interpreter, by default this
+    one; another virtualenv's runs the acctsne build installed there)."""
     out = str(Path(tmp) / f"{lib}-{abs(hash((spec, seed))) % 10**8}")
     cmd = [
-        sys.executable,
+        python or sys.executable,
         "-m",
         "acctsne.benchmark.worker",
         "--lib",
