@@ -22,6 +22,7 @@
 #include "acctsne/quadtree.h"
 #include "acctsne/repulsion.h"
 #include "acctsne/simd.h"
+#include "kernel_checks.h"
 
 namespace py = pybind11;
 using acctsne::ThreadPool;
@@ -543,4 +544,5 @@ PYBIND11_MODULE(_core, m) {
         py::arg("min_grad_norm"), py::arg("n_threads"), py::arg("progress") = py::none(), py::arg("n_iter_report") = 0,
         "One phase of gradient descent with the exact gradient (Y updated in place).");
   m.def("simd_info", &SimdInfo, "Compiled, supported and default SIMD levels.");
+  RegisterKernelChecks(m);
 }
