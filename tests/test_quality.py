@@ -69,3 +69,21 @@ def test_mnist_3000_quality_matches_sklearn():
     kl_ours, kl_sk, nn_ours, nn_sk = compare(X)
     assert kl_ours <= 1.02 * kl_sk, (kl_ours, kl_sk)
     assert nn_ours >= nn_sk - 0.01, (nn_ours, nn_sk)
+
+
+def test_uniform_grid_over_seeds():
+    # A 10 x 10 grid (scikit-learn's test_uniform_grid data) from 16 random starts: the
+    # embedding is a uniform grid (smallest and largest nearest-neighbour distance within
+    # [0.5, 2] of the mean) for most starts. scikit-learn 1.9 manages 13 of 16, acctsne 16
+    # at AVX2/AVX-512 and 12 at the baseline level; a start may end in a local minimum.
+    from sklearn.neighbors import NearestNeighbors
+
+    axis = np.linspace(0, 1, 10)
+    X = np.stack(np.meshgrid(axis, axis), axis=-1).reshape(-1, 2)
+    uniform = 0
+    for seed in range(16):
+        Y = TSNE(init="random", random_state=seed, perplexity=50, max_iter=500).fit_transform(X)
+        nearest = NearestNeighbors(n_neighbors=1).fit(Y).kneighbors()[0].ravel()
+        ratios = nearest.min() / nearest.mean(), nearest.max() / nearest.mean()
+        uniform += ratios[0] > 0.5 and ratios[1] < 2
+    assert uniform >= 11

@@ -18,6 +18,7 @@
 #include "acctsne/quadtree.h"
 #include "acctsne/simd.h"
 #include "binding_support.h"
+#include "kernel_checks.h"
 
 namespace acctsne_bindings {
 
@@ -255,4 +256,5 @@ PYBIND11_MODULE(_core, m) {
       .def(py::init<int>(), py::arg("n_threads"))
       .def_property_readonly("n_threads", &FitPool::n_threads);
   RegisterGradient(m);
+  RegisterKernelChecks(m);
 }

@@ -11,7 +11,7 @@ namespace {
 
 bool CpuSupports(SimdLevel level) {
   switch (level) {
-    case SimdLevel::kScalar:
+    case SimdLevel::kBaseline:
       return true;
 #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
     case SimdLevel::kAvx2:
@@ -29,8 +29,8 @@ bool CpuSupports(SimdLevel level) {
 
 const char* SimdLevelName(SimdLevel level) {
   switch (level) {
-    case SimdLevel::kScalar:
-      return "scalar";
+    case SimdLevel::kBaseline:
+      return "baseline";
     case SimdLevel::kAvx2:
       return "avx2";
     case SimdLevel::kAvx512:
@@ -40,15 +40,18 @@ const char* SimdLevelName(SimdLevel level) {
 }
 
 SimdLevel ParseSimdLevel(const std::string& name) {
-  for (SimdLevel level : {SimdLevel::kScalar, SimdLevel::kAvx2, SimdLevel::kAvx512}) {
+  // The baseline level's name before it was renamed (it was never scalar code); kept so
+  // that ACCTSNE_SIMD=scalar and simd_level="scalar" in existing scripts still work.
+  if (name == "scalar") return SimdLevel::kBaseline;
+  for (SimdLevel level : {SimdLevel::kBaseline, SimdLevel::kAvx2, SimdLevel::kAvx512}) {
     if (name == SimdLevelName(level)) return level;
   }
   throw InvalidArgument(StrCat("unknown SIMD level '", name,
-                               "'; expected one of 'scalar', 'avx2', 'avx512'"));
+                               "'; expected one of 'baseline' (alias 'scalar'), 'avx2', 'avx512'"));
 }
 
 std::vector<SimdLevel> CompiledSimdLevels() {
-  std::vector<SimdLevel> levels{SimdLevel::kScalar};
+  std::vector<SimdLevel> levels{SimdLevel::kBaseline};
 #ifdef ACCTSNE_HAVE_AVX2
   levels.push_back(SimdLevel::kAvx2);
 #endif

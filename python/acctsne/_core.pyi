@@ -144,3 +144,63 @@ def refine_neighbors(
 
 def simd_info() -> dict[str, Any]:
     """Compiled, supported and default SIMD levels."""
+
+# Kernel checks (cpp/bindings/kernel_checks.cpp): one kernel of the SIMD level `level`'s
+# table on numpy inputs, for tests/test_kernels.py.
+def _kernel_dot_tile(
+    level: str,
+    queries: ArrayLike,
+    tile: ArrayLike,
+    q_norms: ArrayLike,
+    tile_norms: ArrayLike,
+    thresholds: ArrayLike,
+    col_thresholds: ArrayLike | None = ...,
+) -> tuple[Any, ...]:
+    """DotTileFn at `level`: (out nq x 64, masks uint64, col_masks uint64 or None)."""
+
+def _kernel_squared_distance(level: str, a: ArrayLike, b: ArrayLike) -> float:
+    """SquaredDistanceFn at `level`."""
+
+def _kernel_squared_distance64(level: str, a: ArrayLike, b: ArrayLike) -> float:
+    """SquaredDistance64Fn at `level`."""
+
+def _kernel_perplexity_step(
+    level: str, dist: ArrayLike, skip: int, beta: float, min_row_sum: float
+) -> tuple[Any, ...]:
+    """PerplexityStepFn at `level`: (sum_p, p float64, sum_dist_p)."""
+
+def _kernel_project_rows(level: str, rows: ArrayLike, d: int, basis_t: ArrayLike) -> np.ndarray:
+    """ProjectRowsFn at `level`: rows[:, :d] @ basis_t in float64."""
+
+def _kernel_interact(
+    level: str, dof: int, pos: ArrayLike, list_pos: ArrayLike, count: ArrayLike, n_plain: int
+) -> tuple[Any, ...]:
+    """InteractFn at `level`: (force dims x n_points, z)."""
+
+def _kernel_attract(
+    level: str,
+    dof: int,
+    indptr: ArrayLike,
+    indices: ArrayLike,
+    data: ArrayLike,
+    row_order: ArrayLike | None,
+    p_scale: float,
+    Y: ArrayLike,
+    row_begin: int,
+    row_end: int,
+) -> np.ndarray:
+    """AttractFn at `level`: forces n x dims (rows outside the range 0)."""
+
+def _kernel_log_sum(
+    level: str,
+    dof: float,
+    indptr: ArrayLike,
+    indices: ArrayLike,
+    data: ArrayLike,
+    row_order: ArrayLike | None,
+    p_scale: float,
+    Y: ArrayLike,
+    row_begin: int,
+    row_end: int,
+) -> float:
+    """LogSumFn at `level`."""

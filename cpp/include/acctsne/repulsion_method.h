@@ -59,7 +59,7 @@ struct GradientParams {
   int dof = 1;                        // degrees of freedom of the Student-t kernel
   float angle = 0.5f;                 // barnes_hut: sklearn's opening angle
   InterpolationParams interpolation;  // fft: the interpolation grid
-  SimdLevel level = SimdLevel::kScalar;
+  SimdLevel level = SimdLevel::kBaseline;
 };
 
 class RepulsionMethod {

@@ -5,7 +5,11 @@
 // wheel runs on any x86-64 CPU and still uses AVX2/AVX-512 where present. The level is
 // chosen once per call (not per element): the best level that was compiled in and that
 // the CPU supports, unless the environment variable ACCTSNE_SIMD forces one
-// ("scalar", "avx2" or "avx512").
+// ("baseline", "avx2" or "avx512").
+//
+// "baseline" is the build for the compiler's default ISA (SSE2 on x86-64, NEON on
+// aarch64): 4-float vectors, not scalar code. "scalar", its former name, is still
+// accepted as an alias.
 #pragma once
 
 #include <string>
@@ -13,10 +17,11 @@
 
 namespace acctsne {
 
-enum class SimdLevel { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
+enum class SimdLevel { kBaseline = 0, kAvx2 = 1, kAvx512 = 2 };
 
 const char* SimdLevelName(SimdLevel level);
-// Parses "scalar" / "avx2" / "avx512"; throws InvalidArgument otherwise.
+// Parses "baseline" (or its alias "scalar") / "avx2" / "avx512"; throws InvalidArgument
+// otherwise.
 SimdLevel ParseSimdLevel(const std::string& name);
 
 // Levels compiled into this binary, lowest first.

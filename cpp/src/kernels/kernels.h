@@ -1,6 +1,10 @@
-// The hot kernels that are compiled once per SIMD level (kernels_<level>.cpp) and
-// chosen at run time (acctsne/simd.h). Only plain-C++ bodies live in
-// kernels_impl.inl, written so the compiler vectorises them for each level's flags.
+// The hot kernels, compiled once per SIMD level (kernels_<level>.cpp, each with its ISA's
+// flags) and chosen at run time (acctsne/simd.h) through one KernelTable per level.
+// This header states each kernel's contract; the bodies are templates on the vector
+// width in the per-phase headers beside it (distance_kernels.h, perplexity_kernel.h,
+// projection_kernel.h, interaction_kernel.h, attraction_kernels.h), over vector_lanes.h
+// and fast_math.h. Adding a kernel: its body in a phase header, a function-pointer
+// member of KernelTable below, and one line in MakeKernelTable (kernel_table.h).
 #pragma once
 
 #include <cstdint>
@@ -9,6 +13,10 @@
 #include "acctsne/simd.h"
 
 namespace acctsne::kernels {
+
+// Embedding dimensions and degrees of freedom with their own specialised kernels.
+inline constexpr int kMaxDims = 3;
+inline constexpr int kMaxDof = 2;
 
 // Width of a packed reference tile in the kNN distance kernel.
 inline constexpr int kRefTile = 64;
@@ -27,35 +35,17 @@ using DotTileFn = void (*)(const float* queries, int64_t ld_queries, int nq,
                            const float* tile_norms, const float* thresholds, float* out,
                            uint64_t* masks, const float* col_thresholds,
                            uint64_t* col_masks);
-#define ACCTSNE_DOT_TILE_ARGS                                                           \
-  const float *queries, int64_t ld_queries, int nq, const float *tile, int n_features, \
-      const float *q_norms, const float *tile_norms, const float *thresholds, float *out, \
-      uint64_t *masks, const float *col_thresholds, uint64_t *col_masks
-void DotTileScalar(ACCTSNE_DOT_TILE_ARGS);
-void DotTileAvx2(ACCTSNE_DOT_TILE_ARGS);
-void DotTileAvx512(ACCTSNE_DOT_TILE_ARGS);
-
-// The implementation for `level` (which must be compiled in).
-DotTileFn GetDotTile(SimdLevel level);
 
 // Squared Euclidean distance of two rows of n floats, accumulated in kDistanceSums
 // interleaved partial sums (feature f goes to sum f % kDistanceSums) that are then added
 // in order: the same association at every level.
 inline constexpr int kDistanceSums = 16;
 using SquaredDistanceFn = float (*)(const float* a, const float* b, int64_t n);
-float SquaredDistanceScalar(const float* a, const float* b, int64_t n);
-float SquaredDistanceAvx2(const float* a, const float* b, int64_t n);
-float SquaredDistanceAvx512(const float* a, const float* b, int64_t n);
-SquaredDistanceFn GetSquaredDistance(SimdLevel level);
 
 // The same distance in double precision (exact products of the float inputs), in
 // kDistanceSums64 interleaved partial sums added in order.
 inline constexpr int kDistanceSums64 = 8;
 using SquaredDistance64Fn = double (*)(const float* a, const float* b, int64_t n);
-double SquaredDistance64Scalar(const float* a, const float* b, int64_t n);
-double SquaredDistance64Avx2(const float* a, const float* b, int64_t n);
-double SquaredDistance64Avx512(const float* a, const float* b, int64_t n);
-SquaredDistance64Fn GetSquaredDistance64(SimdLevel level);
 
 // One step of the perplexity binary search on a row of k squared distances, in float64
 // (sklearn's _binary_search_perplexity): p[j] = exp(-beta dist[j]) (0 at j == skip),
@@ -63,21 +53,13 @@ SquaredDistance64Fn GetSquaredDistance64(SimdLevel level);
 // sum_j dist[j] p[j]. Vectorised exp (a couple of ulps) and fixed-order partial sums.
 using PerplexityStepFn = double (*)(const float* dist, int64_t k, int64_t skip, double beta,
                                     double min_row_sum, double* p, double* sum_dist_p);
-double PerplexityStepScalar(const float*, int64_t, int64_t, double, double, double*, double*);
-double PerplexityStepAvx2(const float*, int64_t, int64_t, double, double, double*, double*);
-double PerplexityStepAvx512(const float*, int64_t, int64_t, double, double, double*, double*);
-PerplexityStepFn GetPerplexityStep(SimdLevel level);
 
 // Projections of rows onto a basis, in float64: out[i * m + c] = sum_f rows[i * ld + f]
 // basis_t[f * m + c] for i < n_rows, c < m, the terms of each sum added in f order.
 using ProjectRowsFn = void (*)(const float* rows, int64_t ld, int64_t n_rows, int64_t d,
                                const double* basis_t, int64_t m, double* out);
-void ProjectRowsScalar(const float*, int64_t, int64_t, int64_t, const double*, int64_t, double*);
-void ProjectRowsAvx2(const float*, int64_t, int64_t, int64_t, const double*, int64_t, double*);
-void ProjectRowsAvx512(const float*, int64_t, int64_t, int64_t, const double*, int64_t, double*);
-ProjectRowsFn GetProjectRows(SimdLevel level);
 
-// Barnes-Hut interaction-list kernel (acctsne/repulsion.h). Lanes are the points of a
+// Barnes-Hut interaction-list kernel (acctsne/barnes_hut_repulsion.h). Lanes are the points of a
 // group (kGroupLanes-padded), so every point sums its own interactions in list order.
 inline constexpr int kGroupLanes = 16;
 
@@ -86,7 +68,7 @@ inline constexpr int kGroupLanes = 16;
 // skipped by a point within kDuplicateEpsilon of them in every coordinate (its own leaf
 // points and duplicates: no self-repulsion). Splitting keeps the test out of the bulk.
 struct InteractionList {
-  const float* pos[3];
+  const float* pos[kMaxDims];
   const float* count;
   int n_plain;
   int size;
@@ -98,13 +80,6 @@ struct InteractionList {
 using InteractFn = void (*)(const float* const* pos, int n_points, const InteractionList& list,
                             float* const* force, float* z);
 
-InteractFn InteractScalar(int dims, int dof);
-InteractFn InteractAvx2(int dims, int dof);
-InteractFn InteractAvx512(int dims, int dof);
-
-// dims in 1..3, dof in {1, 2}.
-InteractFn GetInteract(SimdLevel level, int dims, int dof);
-
 // Attraction over the rows [row_begin, row_end) of P (acctsne/attraction.h), each entry
 // scaled by p_scale (the exaggeration: p_e = data[e] * p_scale, rounded as a float):
 //   out[i] = sum_e p_e w_e (y_i - y_j),  w = (dof / (dof + |y_i - y_j|^2))^((dof + 1) / 2)
@@ -113,10 +88,6 @@ InteractFn GetInteract(SimdLevel level, int dims, int dof);
 // for a given SIMD level.
 using AttractFn = void (*)(const CsrView& P, float p_scale, const float* Y, int64_t row_begin,
                            int64_t row_end, float* out);
-AttractFn AttractScalar(int dims, int dof);
-AttractFn AttractAvx2(int dims, int dof);
-AttractFn AttractAvx512(int dims, int dof);
-AttractFn GetAttract(SimdLevel level, int dims, int dof);
 
 // sum over the entries of rows [row_begin, row_end) of p_e log(1 + |y_i - y_j|^2 / dof)
 // (p_e = data[e] * p_scale, as in the attraction),
@@ -124,9 +95,55 @@ AttractFn GetAttract(SimdLevel level, int dims, int dof);
 // (relative error ~1e-7); the row partial sums are added in double.
 using LogSumFn = double (*)(const CsrView& P, float p_scale, const float* Y, int64_t row_begin,
                             int64_t row_end, float dof);
-LogSumFn LogSumScalar(int dims);
-LogSumFn LogSumAvx2(int dims);
-LogSumFn LogSumAvx512(int dims);
-LogSumFn GetLogSum(SimdLevel level, int dims);
+
+// One SIMD level's kernels, filled once at compile time (kernel_table.h). The
+// shape-specialised kernels are indexed [dims - 1][dof - 1] (log_sum: [dims - 1]).
+struct KernelTable {
+  DotTileFn dot_tile = nullptr;
+  SquaredDistanceFn squared_distance = nullptr;
+  SquaredDistance64Fn squared_distance64 = nullptr;
+  PerplexityStepFn perplexity_step = nullptr;
+  ProjectRowsFn project_rows = nullptr;
+  InteractFn interact[kMaxDims][kMaxDof] = {};
+  AttractFn attract[kMaxDims][kMaxDof] = {};
+  LogSumFn log_sum[kMaxDims] = {};
+};
+
+// Each level's table, defined in its kernels_<level>.cpp (only the compiled levels link).
+const KernelTable& BaselineKernels();
+const KernelTable& Avx2Kernels();
+const KernelTable& Avx512Kernels();
+
+// The table of `level`; throws InvalidArgument naming the level when it was not compiled
+// in. (Whether the CPU runs it is the caller's check: acctsne::RequireSupported.)
+const KernelTable& KernelsFor(SimdLevel level);
+
+// Throws InvalidArgument unless 1 <= dims <= kMaxDims and 1 <= dof <= kMaxDof.
+void CheckKernelShape(int dims, int dof);
+
+// Accessors of single kernels (the callers' interface; thin views of the table).
+inline DotTileFn GetDotTile(SimdLevel level) { return KernelsFor(level).dot_tile; }
+inline SquaredDistanceFn GetSquaredDistance(SimdLevel level) {
+  return KernelsFor(level).squared_distance;
+}
+inline SquaredDistance64Fn GetSquaredDistance64(SimdLevel level) {
+  return KernelsFor(level).squared_distance64;
+}
+inline PerplexityStepFn GetPerplexityStep(SimdLevel level) {
+  return KernelsFor(level).perplexity_step;
+}
+inline ProjectRowsFn GetProjectRows(SimdLevel level) { return KernelsFor(level).project_rows; }
+inline InteractFn GetInteract(SimdLevel level, int dims, int dof) {
+  CheckKernelShape(dims, dof);
+  return KernelsFor(level).interact[dims - 1][dof - 1];
+}
+inline AttractFn GetAttract(SimdLevel level, int dims, int dof) {
+  CheckKernelShape(dims, dof);
+  return KernelsFor(level).attract[dims - 1][dof - 1];
+}
+inline LogSumFn GetLogSum(SimdLevel level, int dims) {
+  CheckKernelShape(dims, 1);
+  return KernelsFor(level).log_sum[dims - 1];
+}
 
 }  // namespace acctsne::kernels

@@ -1,8 +1,8 @@
-// Avx2 build of the kernels (compiled with -mavx2 -mfma; see cpp/CMakeLists.txt).
-#include "kernels_impl.inl"
+// AVX2 + FMA build of the kernels (compiled with -mavx2 -mfma; see cpp/CMakeLists.txt).
+#include "kernels/kernel_table.h"
 
 namespace acctsne::kernels {
 
-ACCTSNE_DEFINE_KERNELS(Avx2, 8)
+const KernelTable& Avx2Kernels() { return kKernelTable<8>; }
 
 }  // namespace acctsne::kernels
