@@ -305,6 +305,8 @@ void RegisterGradient(py::module_& m) {
       },
       py::arg("engine"), py::arg("Y"), py::arg("phase"), py::arg("progress") = py::none(),
       "One phase of gradient descent on Y (float32, updated in place).");
+  m.def("repulsion_methods", &acctsne::RepulsionMethodNames,
+        "Names of the registered repulsion methods (TSNE's method options besides 'exact').");
   m.def("exact_gradient", &ExactGradient, py::arg("Y"), py::arg("P"), py::arg("dof") = 1,
         py::arg("compute_error") = true, py::arg("n_threads") = 1,
         "Exact KL gradient in float64 (the oracle of the tests): (kl, grad).");

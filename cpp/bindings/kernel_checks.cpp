@@ -113,19 +113,19 @@ py::tuple Interact(const std::string& level, int dof, const CArray<float>& pos,
   return py::make_tuple(force, z);
 }
 
-// P as CSR arrays (+ optional row order), Y n x dims; rows [row_begin, row_end).
+// P as CSR arrays (+ optional point of each row), Y n x dims; rows [row_begin, row_end).
 struct CsrArgs {
   CArray<int64_t> indptr;
   CArray<int32_t> indices;
   CArray<float> data;
-  std::optional<CArray<int32_t>> row_order;
+  std::optional<CArray<int32_t>> row_point;
   acctsne::CsrView view;
 };
 
 CsrArgs MakeCsr(CArray<int64_t> indptr, CArray<int32_t> indices, CArray<float> data,
-                std::optional<CArray<int32_t>> row_order, const CArray<float>& Y,
+                std::optional<CArray<int32_t>> row_point, const CArray<float>& Y,
                 int64_t row_begin, int64_t row_end) {
-  CsrArgs csr{std::move(indptr), std::move(indices), std::move(data), std::move(row_order), {}};
+  CsrArgs csr{std::move(indptr), std::move(indices), std::move(data), std::move(row_point), {}};
   const int64_t n = Y.ndim() == 2 ? Y.shape(0) : -1;
   Require(n >= 0 && csr.indptr.size() == n + 1, "indptr must have n + 1 entries");
   Require(csr.indices.size() == csr.data.size(), "indices and data disagree");
@@ -134,22 +134,22 @@ CsrArgs MakeCsr(CArray<int64_t> indptr, CArray<int32_t> indices, CArray<float> d
   for (int64_t i = 0; i < n; ++i) Require(ptr[i] <= ptr[i + 1], "indptr must not decrease");
   for (int64_t e = 0; e < csr.indices.size(); ++e)
     Require(csr.indices.data()[e] >= 0 && csr.indices.data()[e] < n, "index out of range");
-  Require(!csr.row_order || csr.row_order->size() == n, "row_order must have n entries");
-  for (int64_t i = 0; csr.row_order && i < n; ++i)
-    Require(csr.row_order->data()[i] >= 0 && csr.row_order->data()[i] < n,
-            "row_order out of range");
+  Require(!csr.row_point || csr.row_point->size() == n, "row_point must have n entries");
+  for (int64_t i = 0; csr.row_point && i < n; ++i)
+    Require(csr.row_point->data()[i] >= 0 && csr.row_point->data()[i] < n,
+            "row_point out of range");
   Require(0 <= row_begin && row_begin <= row_end && row_end <= n, "bad row range");
   csr.view = {n, ptr, csr.indices.data(), csr.data.data(),
-              csr.row_order ? csr.row_order->data() : nullptr};
+              csr.row_point ? csr.row_point->data() : nullptr};
   return csr;
 }
 
 CArray<float> Attract(const std::string& level, int dof, CArray<int64_t> indptr,
                       CArray<int32_t> indices, CArray<float> data,
-                      std::optional<CArray<int32_t>> row_order, float p_scale,
+                      std::optional<CArray<int32_t>> row_point, float p_scale,
                       const CArray<float>& Y, int64_t row_begin, int64_t row_end) {
   const CsrArgs csr = MakeCsr(std::move(indptr), std::move(indices), std::move(data),
-                              std::move(row_order), Y, row_begin, row_end);
+                              std::move(row_point), Y, row_begin, row_end);
   const int dims = static_cast<int>(Y.shape(1));
   kn::CheckKernelShape(dims, dof);
   CArray<float> out({Y.shape(0), Y.shape(1)});
@@ -161,10 +161,10 @@ CArray<float> Attract(const std::string& level, int dof, CArray<int64_t> indptr,
 
 double LogSum(const std::string& level, float dof, CArray<int64_t> indptr,
               CArray<int32_t> indices, CArray<float> data,
-              std::optional<CArray<int32_t>> row_order, float p_scale, const CArray<float>& Y,
+              std::optional<CArray<int32_t>> row_point, float p_scale, const CArray<float>& Y,
               int64_t row_begin, int64_t row_end) {
   const CsrArgs csr = MakeCsr(std::move(indptr), std::move(indices), std::move(data),
-                              std::move(row_order), Y, row_begin, row_end);
+                              std::move(row_point), Y, row_begin, row_end);
   const int dims = static_cast<int>(Y.shape(1));
   kn::CheckKernelShape(dims, 1);
   return Table(level).log_sum[dims - 1](csr.view, p_scale, Y.data(), row_begin, row_end, dof);
@@ -198,10 +198,10 @@ void RegisterKernelChecks(py::module_& m) {
         py::arg("list_pos"), py::arg("count"), py::arg("n_plain"),
         "InteractFn at `level`: (force dims x n_points, z).");
   m.def("_kernel_attract", &Attract, py::arg("level"), py::arg("dof"), py::arg("indptr"),
-        py::arg("indices"), py::arg("data"), py::arg("row_order"), py::arg("p_scale"),
+        py::arg("indices"), py::arg("data"), py::arg("row_point"), py::arg("p_scale"),
         py::arg("Y"), py::arg("row_begin"), py::arg("row_end"),
         "AttractFn at `level`: forces n x dims (rows outside the range 0).");
   m.def("_kernel_log_sum", &LogSum, py::arg("level"), py::arg("dof"), py::arg("indptr"),
-        py::arg("indices"), py::arg("data"), py::arg("row_order"), py::arg("p_scale"),
+        py::arg("indices"), py::arg("data"), py::arg("row_point"), py::arg("p_scale"),
         py::arg("Y"), py::arg("row_begin"), py::arg("row_end"), "LogSumFn at `level`.");
 }

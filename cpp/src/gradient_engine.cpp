@@ -4,8 +4,9 @@
 // start of every descent phase, so that the neighbours of a row (close in the embedding)
 // are close in memory: the optimiser then keeps Y, the gradient and its own state in that
 // order, and every pass over the points reads them nearly in tree order. P itself does
-// not move: its column indices are relabelled in place and its rows are visited through
-// CsrView::row_order, so no second copy of P exists (at a million points P is ~1.5 GB).
+// not move: its column indices are relabelled in place, and its rows, still streamed in
+// storage order, name their point through CsrView::row_point; so no second copy of P
+// exists (at a million points P is ~1 GB).
 #include "acctsne/gradient_engine.h"
 
 #include <chrono>
@@ -92,7 +93,7 @@ class SparseGradientEngine final : public GradientEngine {
     v.indptr = P_.indptr;
     v.indices = P_.indices;
     v.data = P_.data;
-    v.row_order = perm_.empty() ? nullptr : perm_.data();
+    v.row_point = inverse_.empty() ? nullptr : inverse_.data();
     return v;
   }
 
@@ -107,6 +108,8 @@ class SparseGradientEngine final : public GradientEngine {
     const int64_t nnz = P_.indptr[n_];
     for (int64_t e = 0; e < nnz; ++e) P_.indices[e] = relabel[P_.indices[e]];
     perm_ = std::move(perm);
+    if (perm_.empty()) inverse.clear();
+    inverse_ = std::move(inverse);
   }
 
   std::string method_;
@@ -121,6 +124,7 @@ class SparseGradientEngine final : public GradientEngine {
   PSums p_sums_;
   std::vector<float> neg_, pos_, y_perm_;
   std::vector<int32_t> perm_;
+  std::vector<int32_t> inverse_;  // caller's index -> label (perm_ inverted)
   bool caller_in_perm_order_ = false;
   BlockHook hook_;
 };

@@ -142,6 +142,9 @@ def refine_neighbors(
 ) -> tuple[Any, ...]:
     """Exact distances for a given kNN graph, rows sorted: (indices int32, sq distances)."""
 
+def repulsion_methods() -> list[str]:
+    """Names of the registered repulsion methods (TSNE's method options besides 'exact')."""
+
 def simd_info() -> dict[str, Any]:
     """Compiled, supported and default SIMD levels."""
 
@@ -183,7 +186,7 @@ def _kernel_attract(
     indptr: ArrayLike,
     indices: ArrayLike,
     data: ArrayLike,
-    row_order: ArrayLike | None,
+    row_point: ArrayLike | None,
     p_scale: float,
     Y: ArrayLike,
     row_begin: int,
@@ -197,7 +200,7 @@ def _kernel_log_sum(
     indptr: ArrayLike,
     indices: ArrayLike,
     data: ArrayLike,
-    row_order: ArrayLike | None,
+    row_point: ArrayLike | None,
     p_scale: float,
     Y: ArrayLike,
     row_begin: int,

@@ -206,7 +206,8 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         ],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
-        "method": [StrOptions({"barnes_hut", "exact", "fft", "auto"})],
+        # Every registered repulsion method of the core (cpp/src/repulsion_registry.cpp).
+        "method": [StrOptions({*_core.repulsion_methods(), "exact", "auto"})],
         "angle": [Interval(Real, 0, 1, closed="both")],
         "n_jobs": [None, Integral],
         # acctsne extensions (keyword-only, after sklearn's parameters)

@@ -55,17 +55,18 @@ inline constexpr double kFloat64Eps = std::numeric_limits<double>::epsilon();
 inline constexpr float kDuplicateEpsilon = 1e-6f;
 
 // Compressed sparse rows of the joint probability matrix P (read-only view).
-// Row i holds the columns indices[indptr[r] .. indptr[r+1]) with values data[...], where
-// r = row_order[i] when row_order is set (rows visited in another order than stored:
-// the gradient engines renumber the points without moving P), else r = i.
+// Row r holds the columns indices[indptr[r] .. indptr[r+1]) with values data[...]. It is
+// the row of point row_point[r] when row_point is set (the gradient engines renumber the
+// points without moving P: the kernels then read y_i and write out_i at that index while
+// still streaming P in storage order), else of point r.
 struct CsrView {
   int64_t n_rows = 0;
   const int64_t* indptr = nullptr;
   const int32_t* indices = nullptr;
   const float* data = nullptr;
-  const int32_t* row_order = nullptr;
+  const int32_t* row_point = nullptr;
 
-  int64_t StorageRow(int64_t i) const { return row_order ? row_order[i] : i; }
+  int64_t PointOfRow(int64_t r) const { return row_point ? row_point[r] : r; }
 };
 
 }  // namespace acctsne

@@ -1,5 +1,5 @@
 // The per-entry (attractive) part of the t-SNE gradient and of the KL divergence, over
-// the rows of P (entries p_e = data[e] * p_scale, rows read through P.StorageRow):
+// the rows of P (entries p_e = data[e] * p_scale; row r is point i = P.PointOfRow(r)):
 //   AttractImpl  out_i = sum_e p_e w_e (y_i - y_j),  w = (dof / (dof + |y_i - y_j|^2))^((dof + 1) / 2)
 //   LogSumImpl   sum_i sum_e p_e log(1 + |y_i - y_j|^2 / dof)
 // Lanes take W consecutive entries of a row (gathered neighbour coordinates).
@@ -17,20 +17,20 @@ namespace acctsne::kernels {
 // keep one level's code for all of them.
 namespace {
 
-// Walks row i of P a vector of W entries at a time, calling
+// Walks row r of P, the row of point i, a vector of W entries at a time, calling
 //   visit(p, diff, d2): p = data[e] * p_scale, diff[a] = y_i[a] - y_j[a], d2 = |diff|^2
 // with j = indices[e] in lane e mod W. The row's remainder is padded with entries
 // (i, p = 0), which add exactly 0 to both kernels (p = 0, and diff = 0 so log(1) = 0).
 template <int kDims, int W, typename Visit>
 __attribute__((always_inline)) inline void ForEachEntryVector(const CsrView& P, float p_scale,
-                                                              const float* Y, int64_t i,
-                                                              Visit&& visit) {
+                                                              const float* Y, int64_t r,
+                                                              int64_t i, Visit&& visit) {
   using V = typename Lanes<W>::F;
   float yi[kDims];
   for (int a = 0; a < kDims; ++a) yi[a] = Y[i * kDims + a];
   alignas(64) int32_t tail_idx[W];
   alignas(64) float tail_p[W];
-  const int64_t r = P.StorageRow(i), row_stop = P.indptr[r + 1];
+  const int64_t row_stop = P.indptr[r + 1];
   for (int64_t e = P.indptr[r]; e < row_stop; e += W) {
     const int32_t* idx = P.indices + e;
     const float* pe = P.data + e;
@@ -60,11 +60,12 @@ template <int kDims, int kDof, int W>
 inline void AttractImpl(const CsrView& P, float p_scale, const float* Y, int64_t row_begin,
                         int64_t row_end, float* out) {
   using V = typename Lanes<W>::F;
-  for (int64_t i = row_begin; i < row_end; ++i) {
+  for (int64_t r = row_begin; r < row_end; ++r) {
+    const int64_t i = P.PointOfRow(r);
     V acc[kDims];
     for (int a = 0; a < kDims; ++a) acc[a] = V{};
     ForEachEntryVector<kDims, W>(
-        P, p_scale, Y, i, [&](V p, const V* diff, V d2) __attribute__((always_inline)) {
+        P, p_scale, Y, r, i, [&](V p, const V* diff, V d2) __attribute__((always_inline)) {
           V w;
           if constexpr (kDof == 1) {
             w = 1.0f / (1.0f + d2);  // (a reciprocal estimate measured slower here: the
@@ -89,9 +90,9 @@ inline double LogSumImpl(const CsrView& P, float p_scale, const float* Y, int64_
                          int64_t row_end, float dof) {
   using V = typename Lanes<W>::F;
   double total = 0.0;
-  for (int64_t i = row_begin; i < row_end; ++i) {
+  for (int64_t r = row_begin; r < row_end; ++r) {
     V acc = V{};
-    ForEachEntryVector<kDims, W>(P, p_scale, Y, i,
+    ForEachEntryVector<kDims, W>(P, p_scale, Y, r, P.PointOfRow(r),
                                  [&](V p, const V*, V d2) __attribute__((always_inline)) {
                                    acc += p * LogLanes<W>(1.0f + d2 / dof);
                                  });

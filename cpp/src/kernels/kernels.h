@@ -81,7 +81,8 @@ using InteractFn = void (*)(const float* const* pos, int n_points, const Interac
                             float* const* force, float* z);
 
 // Attraction over the rows [row_begin, row_end) of P (acctsne/attraction.h), each entry
-// scaled by p_scale (the exaggeration: p_e = data[e] * p_scale, rounded as a float):
+// scaled by p_scale (the exaggeration: p_e = data[e] * p_scale, rounded as a float); row
+// r is the row of point i = P.PointOfRow(r):
 //   out[i] = sum_e p_e w_e (y_i - y_j),  w = (dof / (dof + |y_i - y_j|^2))^((dof + 1) / 2)
 // Y and out are n x dims row-major. Lanes take W consecutive entries of a row (gathered
 // neighbour coordinates); lane sums are combined in lane order, so the result is fixed
