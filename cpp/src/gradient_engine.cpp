@@ -86,7 +86,8 @@ class SparseGradientEngine final : public GradientEngine {
   double Compute(const float* Y, bool compute_error, float* grad) override;
 
  private:
-  // P with the rows in the current order of the points (row s is point perm_[s]).
+  // P as the kernels read it: row r (storage order) is the row of the point labelled
+  // inverse_[r], and its columns carry the current labels.
   CsrView View() const {
     CsrView v;
     v.n_rows = n_;
