@@ -230,15 +230,21 @@ def _entries(indptr, indices, data, row_point, p_scale, Y, rows):
 CSR_CASES = [(None, 1.0), ("shuffled", 12.0)]
 
 
+def _csr_case(rng, n, dims, order, p_scale, row_begin, row_end):
+    """A kernel's arguments: random CSR rows, each the row of a point (shuffled or not)."""
+    indptr, indices, data = _csr(rng, n, 40)
+    row_point = None if order is None else rng.permutation(n).astype(np.int32)
+    Y = f32(rng.normal(scale=3.0, size=(n, dims)))
+    return (indptr, indices, data, row_point, p_scale, Y, row_begin, row_end)
+
+
 @pytest.mark.parametrize("dims", [1, 2, 3])
 @pytest.mark.parametrize("dof", [1, 2])
 @pytest.mark.parametrize(("order", "p_scale"), CSR_CASES)
 def test_attract(level, dims, dof, order, p_scale, rng):
     n, row_begin, row_end = 60, 5, 52
-    indptr, indices, data = _csr(rng, n, 40)
-    row_point = None if order is None else rng.permutation(n).astype(np.int32)
-    Y = f32(rng.normal(scale=3.0, size=(n, dims)))
-    args = (indptr, indices, data, row_point, p_scale, Y, row_begin, row_end)
+    args = _csr_case(rng, n, dims, order, p_scale, row_begin, row_end)
+    indptr, row_point, Y = args[0], args[3], args[5]
 
     i, j, p = _entries(*args[:-2], range(row_begin, row_end))
     diff = Y[i].astype(np.float64) - Y[j]
@@ -264,10 +270,8 @@ def test_attract(level, dims, dof, order, p_scale, rng):
 @pytest.mark.parametrize(("order", "p_scale"), CSR_CASES)
 def test_log_sum(level, dims, dof, order, p_scale, rng):
     n, row_begin, row_end = 60, 3, 57
-    indptr, indices, data = _csr(rng, n, 40)
-    row_point = None if order is None else rng.permutation(n).astype(np.int32)
-    Y = f32(rng.normal(scale=3.0, size=(n, dims)))
-    args = (indptr, indices, data, row_point, p_scale, Y, row_begin, row_end)
+    args = _csr_case(rng, n, dims, order, p_scale, row_begin, row_end)
+    indptr, Y = args[0], args[5]
 
     i, j, p = _entries(*args[:-2], range(row_begin, row_end))
     d2 = ((Y[i].astype(np.float64) - Y[j]) ** 2).sum(axis=1)
