@@ -145,7 +145,6 @@ class Engine {
     auto progress_fn = MakeProgress(progress);
     float* y_ptr = Y.mutable_data();
     PhaseResult result;
-    exaggeration_ = params.exaggeration;
     pool_->Run([&](ThreadPool& pool) {
       result = acctsne::GradientDescent(engine, y_ptr, engine.n_points(), engine.dims(), params,
                                         pool, progress_fn);
@@ -153,12 +152,8 @@ class Engine {
     return result;
   }
 
-  void SetExaggeration(double exaggeration) {
-    acctsne::GradientEngine& engine = get();
-    pool_->Run([&](ThreadPool&) { engine.SetExaggeration(exaggeration); });
-    exaggeration_ = exaggeration;
-  }
-  double exaggeration() const { return exaggeration_; }
+  void SetExaggeration(double exaggeration) { get().SetExaggeration(exaggeration); }
+  double exaggeration() { return get().exaggeration(); }
 
   py::dict Times() {
     const acctsne::PhaseTimes& t = get().times;
@@ -180,7 +175,6 @@ class Engine {
   std::shared_ptr<FitPool> pool_;
   std::unique_ptr<PythonConvolver> convolver_;
   py::object keep_alive_;
-  double exaggeration_ = 1.0;
   std::unique_ptr<acctsne::GradientEngine> engine_;  // last: destroyed first
 };
 

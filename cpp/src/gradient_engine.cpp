@@ -48,7 +48,6 @@ class SparseGradientEngine final : public GradientEngine {
     for (int64_t e = 0; e < P.indptr[n_]; ++e)
       ACCTSNE_CHECK(P.indices[e] >= 0 && P.indices[e] < n_, "P column index ", P.indices[e],
                     " out of range [0, ", n_, ")");
-    SetExaggeration(1.0);
   }
 
   ~SparseGradientEngine() override {
@@ -60,9 +59,11 @@ class SparseGradientEngine final : public GradientEngine {
   int dims() const override { return dims_; }
 
   void SetExaggeration(double exaggeration) override {
+    exaggeration_ = exaggeration;
     p_scale_ = static_cast<float>(exaggeration);
-    p_sums_ = ComputePSums(View(), p_scale_, pool_);
+    p_sums_stale_ = true;  // computed by the next Compute that needs the KL
   }
+  double exaggeration() const override { return exaggeration_; }
 
   std::vector<int32_t> AdoptOrder(const float* Y) override {
     QuadTree tree;
@@ -121,8 +122,10 @@ class SparseGradientEngine final : public GradientEngine {
   ThreadPool& pool_;
   BorrowedCsr P_;
   std::unique_ptr<RepulsionMethod> repulsion_;
+  double exaggeration_ = 1.0;
   float p_scale_ = 1.0f;
   PSums p_sums_;
+  bool p_sums_stale_ = true;
   std::vector<float> neg_, pos_, y_perm_;
   std::vector<int32_t> perm_;
   std::vector<int32_t> inverse_;  // caller's index -> label (perm_ inverted)
@@ -146,6 +149,10 @@ double SparseGradientEngine::Compute(const float* Y, bool compute_error, float* 
   const double z = repulsion_->Compute(y_perm, n_, pool_, times, neg_.data());
 
   auto t0 = Clock::now();
+  if (compute_error && p_sums_stale_) {
+    p_sums_ = ComputePSums(View(), p_scale_, pool_);
+    p_sums_stale_ = false;
+  }
   const double kl = AttractiveForces(View(), p_scale_, y_perm, dims, dof_, z, compute_error,
                                      p_sums_, level_, pool_, pos_.data());
   times.attraction += SecondsSince(t0);
@@ -179,6 +186,7 @@ class ExactGradientEngine final : public GradientEngine {
   int64_t n_points() const override { return n_; }
   int dims() const override { return dims_; }
   void SetExaggeration(double exaggeration) override { exaggeration_ = exaggeration; }
+  double exaggeration() const override { return exaggeration_; }
 
   double Compute(const float* Y, bool compute_error, float* grad) override {
     auto t0 = Clock::now();

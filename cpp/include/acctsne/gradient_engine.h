@@ -34,6 +34,7 @@ class GradientEngine {
   virtual int dims() const = 0;
   // P is multiplied by this factor from now on (1 at construction).
   virtual void SetExaggeration(double exaggeration) = 0;
+  virtual double exaggeration() const = 0;
 
   // An engine may prefer its own order of the points. AdoptOrder (at the start of a
   // descent phase) returns it, derived from Y in the caller's order: order[s] is the
