@@ -9,9 +9,11 @@
 #include <memory>
 #include <mutex>
 #include <utility>
+#include <vector>
 
 #include "acctsne/common.h"
 #include "acctsne/parallel.h"
+#include "acctsne/repulsion_method.h"
 
 namespace acctsne_bindings {
 
@@ -69,7 +71,33 @@ void RunWithoutGil(const py::object& n_threads, Fn&& work) {
   PoolFor(n_threads)->Run(std::forward<Fn>(work));
 }
 
+// The FFT of the interpolation method, delegated to a Python callable
+// convolve(kernel, grids) that overwrites grids (n_charges x n^dims) with their linear
+// convolutions by the kernel given at offsets [0, n]^dims (acctsne._fft.convolve:
+// scipy.fft). The arrays are views of the C++ buffers.
+class PythonConvolver : public acctsne::GridConvolver {
+ public:
+  explicit PythonConvolver(py::function fn) : fn_(std::move(fn)) {}
+  void Convolve(int dims, int64_t n, const double* kernel, int n_charges,
+                double* grids) override {
+    py::gil_scoped_acquire gil;
+    std::vector<py::ssize_t> kshape(static_cast<size_t>(dims), n + 1);
+    std::vector<py::ssize_t> gshape(static_cast<size_t>(dims) + 1, n);
+    gshape[0] = n_charges;
+    py::capsule no_owner(grids, [](void*) {});  // views: C++ owns the memory
+    py::array_t<double> k(kshape, kernel, no_owner);
+    py::array_t<double> g(gshape, grids, no_owner);
+    fn_(k, g);
+  }
+
+ private:
+  py::function fn_;
+};
+
 void RequireShape(const py::array& a, const char* name, py::ssize_t rows, py::ssize_t cols);
+
+// Registers _core.ReferenceField and embed_new_points (transform_bindings.cpp).
+void RegisterTransform(py::module_& m);
 
 // Registers _core.GradientParams, PhaseParams, StopReason, PhaseResult, GradientEngine,
 // optimize and exact_gradient (gradient_bindings.cpp).

@@ -25,29 +25,6 @@ using acctsne::PhaseResult;
 using acctsne::StopReason;
 using acctsne::ThreadPool;
 
-// The FFT of the interpolation method, delegated to a Python callable
-// convolve(kernel, grids) that overwrites grids (n_charges x n^dims) with their linear
-// convolutions by the kernel given at offsets [0, n]^dims (acctsne._fft.convolve:
-// scipy.fft). The arrays are views of the C++ buffers.
-class PythonConvolver : public acctsne::GridConvolver {
- public:
-  explicit PythonConvolver(py::function fn) : fn_(std::move(fn)) {}
-  void Convolve(int dims, int64_t n, const double* kernel, int n_charges,
-                double* grids) override {
-    py::gil_scoped_acquire gil;
-    std::vector<py::ssize_t> kshape(static_cast<size_t>(dims), n + 1);
-    std::vector<py::ssize_t> gshape(static_cast<size_t>(dims) + 1, n);
-    gshape[0] = n_charges;
-    py::capsule no_owner(grids, [](void*) {});  // views: C++ owns the memory
-    py::array_t<double> k(kshape, kernel, no_owner);
-    py::array_t<double> g(gshape, grids, no_owner);
-    fn_(k, g);
-  }
-
- private:
-  py::function fn_;
-};
-
 // Wraps an optional Python callable as a ProgressFn that takes the GIL to call it.
 acctsne::ProgressFn MakeProgress(const std::optional<py::function>& callback) {
   if (!callback) return {};

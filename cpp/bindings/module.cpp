@@ -256,5 +256,6 @@ PYBIND11_MODULE(_core, m) {
       .def(py::init<int>(), py::arg("n_threads"))
       .def_property_readonly("n_threads", &FitPool::n_threads);
   RegisterGradient(m);
+  RegisterTransform(m);
   RegisterKernelChecks(m);
 }

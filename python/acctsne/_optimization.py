@@ -59,9 +59,11 @@ def sklearn_schedule(
     max_iter,
     n_iter_without_progress,
     exploration_max_iter=EXPLORATION_MAX_ITER,
+    exaggeration=1.0,
 ):
     """scikit-learn's two phases: ``exploration_max_iter`` iterations of early
-    exaggeration, then the rest of ``max_iter``."""
+    exaggeration, then the rest of ``max_iter`` (at ``exaggeration``: 1 in scikit-learn;
+    the ``exaggeration`` extension of TSNE)."""
     return [
         Phase(
             exaggeration=float(early_exaggeration),
@@ -70,7 +72,7 @@ def sklearn_schedule(
             n_iter_without_progress=int(exploration_max_iter),
         ),
         Phase(
-            exaggeration=1.0,
+            exaggeration=float(exaggeration),
             momentum=0.8,
             end_iter=int(max_iter),
             n_iter_without_progress=int(n_iter_without_progress),
@@ -84,6 +86,7 @@ def make_engine(
     method,
     n_components,
     degrees_of_freedom,
+    heavy_tail_dof=None,
     angle=0.5,
     fft_interpolation_points=3,
     fft_min_intervals=50,
@@ -163,12 +166,15 @@ def run_schedule(
     reporter,
     verbose,
     n_iter_check=N_ITER_CHECK,
+    start_iter=0,
 ):
     """Runs the phases of ``schedule`` on Y (float32, updated in place).
 
     Follows ``sklearn.manifold.TSNE._tsne``: each phase starts at the iteration after the
     last one run, with fresh gains and update; the first phase's KL divergence is printed
-    when ``verbose``; a callback that asks to stop ends the schedule.
+    when ``verbose``; a callback that asks to stop ends the schedule. The first phase
+    starts at ``start_iter`` (0 in a fit; after the fit's last iteration when a fitted
+    model is optimised further).
 
     Returns
     -------
@@ -177,7 +183,7 @@ def run_schedule(
     n_iter : int
         Index of the last iteration run.
     """
-    kl_divergence, it = np.finfo(float).max, 0
+    kl_divergence, it = np.finfo(float).max, start_iter
     for index, phase in enumerate(schedule):
         if index > 0:
             if reporter.stopped_at is not None:
@@ -188,7 +194,7 @@ def run_schedule(
                 break
         params = _core.PhaseParams(
             exaggeration=phase.exaggeration,
-            start_iter=0 if index == 0 else it + 1,
+            start_iter=start_iter if index == 0 else it + 1,
             max_iter=phase.end_iter,
             n_iter_check=n_iter_check,
             n_iter_report=reporter.n_iter_report,
@@ -201,7 +207,7 @@ def run_schedule(
         kl_divergence, it = result.error, result.last_iter
         if verbose >= 2:
             _print_stop(result, phase)
-        if index == 0 and verbose:
+        if index == 0 and verbose and len(schedule) > 1:
             print(
                 f"[t-SNE] KL divergence after {it + 1:d} iterations with early "
                 f"exaggeration: {kl_divergence:f}"

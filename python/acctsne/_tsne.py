@@ -22,22 +22,36 @@ from sklearn.base import (
 )
 from sklearn.metrics.pairwise import _VALID_METRICS
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _num_samples, validate_data
+from sklearn.utils._param_validation import (
+    Hidden,
+    Interval,
+    StrOptions,
+    validate_parameter_constraints,
+)
+from sklearn.utils.validation import _num_samples, check_is_fitted, validate_data
 
 from . import _core
 from ._affinities import exact_affinities, sparse_affinities
 from ._config import resolve_n_threads
 from ._initialization import initial_embedding
+from ._model import (
+    MODEL_FORMAT,
+    PERPLEXITY_LIST_TYPES,
+    check_loadable,
+    check_perplexity_list,
+    max_perplexity,
+)
 from ._neighbors import AUTO_APPROX_MIN_SAMPLES, check_precomputed
 from ._optimization import (
     EXPLORATION_MAX_ITER,
     N_ITER_CHECK,
+    Phase,
     make_engine,
     run_schedule,
     sklearn_schedule,
 )
 from ._progress import Reporter, as_callback_list
+from ._transform import TransformSettings, make_field, transform_new_points
 
 __all__ = ["TSNE"]
 
@@ -189,7 +203,12 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     _parameter_constraints: ClassVar[dict] = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
-        "perplexity": [Interval(Real, 0, None, closed="neither")],
+        # acctsne extension: a list of perplexities (multiscale), hidden from the error
+        # text so that scikit-learn's message for a bad float stays the same.
+        "perplexity": [
+            Interval(Real, 0, None, closed="neither"),
+            *(Hidden(t) for t in PERPLEXITY_LIST_TYPES),
+        ],
         "early_exaggeration": [Interval(Real, 1, None, closed="left")],
         "learning_rate": [
             StrOptions({"auto"}),
@@ -219,6 +238,9 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         "callbacks": [None, callable, list, tuple],
         "callbacks_every_iters": [Interval(Integral, 1, None, closed="left")],
         "progress_bar": ["boolean"],
+        "exaggeration": [None, Interval(Real, 0, None, closed="neither")],
+        "dof": [None, Interval(Real, 0, None, closed="neither")],
+        "keep_training_data": ["boolean"],
     }
     # Parameters that scikit-learn's TSNE does not have (their defaults change nothing).
     _EXTENSIONS = (
@@ -230,6 +252,9 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         "callbacks",
         "callbacks_every_iters",
         "progress_bar",
+        "exaggeration",
+        "dof",
+        "keep_training_data",
     )
     # neighbors="auto": approximate neighbours (when faiss is installed) from this many
     # samples on; below it the exact search is about as fast (bench/results/ann.md).
@@ -270,6 +295,9 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         callbacks=None,
         callbacks_every_iters=50,
         progress_bar=False,
+        exaggeration=None,
+        dof=None,
+        keep_training_data=True,
     ):
         self.n_components = n_components
         self.perplexity = perplexity
@@ -294,10 +322,14 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.callbacks = callbacks
         self.callbacks_every_iters = callbacks_every_iters
         self.progress_bar = progress_bar
+        self.exaggeration = exaggeration
+        self.dof = dof
+        self.keep_training_data = keep_training_data
 
     def _check_params_vs_input(self, X):
+        check_perplexity_list(self.perplexity)
         n_samples = _num_samples(X)
-        if self.perplexity >= n_samples:
+        if max_perplexity(self.perplexity) >= n_samples:
             raise ValueError(
                 f"perplexity ({self.perplexity}) must be less than n_samples ({n_samples})"
             )
@@ -403,6 +435,9 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         t0 = time()
         X_embedded = initial_embedding(self.init, X, n_samples, self.n_components, random_state)
         self._phase_times["init"] = time() - t0
+        if self.keep_training_data:
+            # What transform (the training data) and optimize (P) need, kept on success.
+            self._kept = {"X": None if self.metric == "precomputed" else X, "P": P}
         # Degrees of freedom of the Student's t-distribution (van der Maaten, 2009).
         degrees_of_freedom = max(self.n_components - 1, 1)
         return self._tsne(P, degrees_of_freedom, X_embedded, pool)
@@ -421,24 +456,14 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             embedding=Y,
             out_dtype=out_dtype,
         )
-        engine = make_engine(
-            P,
-            method=self._method,
-            n_components=self.n_components,
-            degrees_of_freedom=degrees_of_freedom,
-            angle=self.angle,
-            fft_interpolation_points=self.fft_interpolation_points,
-            fft_min_intervals=self.fft_min_intervals,
-            fft_intervals_per_unit=self.fft_intervals_per_unit,
-            fft_max_intervals=self.fft_max_intervals,
-            n_threads=pool,
-        )
+        engine = self._make_engine(P, self._method, degrees_of_freedom, pool)
         schedule = sklearn_schedule(
             early_exaggeration=self.early_exaggeration,
             max_iter=self.max_iter,
             n_iter_without_progress=self.n_iter_without_progress,
             # An instance may override sklearn's constant (its tests do).
             exploration_max_iter=self._EXPLORATION_MAX_ITER,
+            exaggeration=1.0 if self.exaggeration is None else self.exaggeration,
         )
         try:
             kl_divergence, it = run_schedule(
@@ -462,6 +487,21 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             print(f"[t-SNE] KL divergence after {it + 1:d} iterations: {kl_divergence:f}")
         self.kl_divergence_ = kl_divergence
         return Y.astype(out_dtype, copy=False)
+
+    def _make_engine(self, P, method, degrees_of_freedom, pool):
+        return make_engine(
+            P,
+            method=method,
+            n_components=self.n_components,
+            degrees_of_freedom=degrees_of_freedom,
+            heavy_tail_dof=self.dof,
+            angle=self.angle,
+            fft_interpolation_points=self.fft_interpolation_points,
+            fft_min_intervals=self.fft_min_intervals,
+            fft_intervals_per_unit=self.fft_intervals_per_unit,
+            fft_max_intervals=self.fft_max_intervals,
+            n_threads=pool,
+        )
 
     # ------------------------------------------------------------ public API
     @_fit_context(
@@ -491,6 +531,8 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         """
         self._check_params_vs_input(X)
         self._phase_times = {}  # filled by the phases of _fit
+        for key in ("_training_data", "_field", "affinities_"):
+            vars(self).pop(key, None)  # a previous fit's
         try:
             embedding = self._fit(X)
         except BaseException:
@@ -500,9 +542,13 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             raise
         finally:
             phase_times = vars(self).pop("_phase_times")
+            kept = vars(self).pop("_kept", None)
         self.embedding_ = embedding
         self.method_ = self._method
         self.phase_times_ = dict(phase_times)
+        if kept is not None:
+            self._training_data = kept["X"]
+            self.affinities_ = kept["P"]
         return self.embedding_
 
     @_fit_context(
@@ -532,6 +578,305 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         """
         self.fit_transform(X)
         return self
+
+    # Parameters of transform (their defaults, openTSNE's, measured best on MNIST:
+    # bench/transform.py).
+    _TRANSFORM_CONSTRAINTS: ClassVar[dict] = {
+        "perplexity": [Interval(Real, 0, None, closed="neither"), *PERPLEXITY_LIST_TYPES],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "exaggeration": [Interval(Real, 0, None, closed="neither")],
+        "early_exaggeration": [Interval(Real, 0, None, closed="neither")],
+        "early_exaggeration_iter": [Interval(Integral, 0, None, closed="left")],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
+        "max_grad_norm": [None, Interval(Real, 0, None, closed="neither")],
+        "init": [StrOptions({"median", "weighted"}), np.ndarray],
+    }
+
+    def _require_model(self, what):
+        check_is_fitted(self, "embedding_")
+        if "affinities_" not in vars(self):
+            raise ValueError(
+                f"{what} needs the training data and affinities, which this model did not "
+                "keep (it was fitted with keep_training_data=False); fit it again with "
+                "keep_training_data=True."
+            )
+
+    def _reference_field(self, pool):
+        """The fitted embedding's repulsion field, built on first use and cached."""
+        key = (
+            self.method_,
+            self.dof,
+            self.angle,
+            self.fft_interpolation_points,
+            self.fft_min_intervals,
+            self.fft_intervals_per_unit,
+            self.fft_max_intervals,
+        )
+        cached = vars(self).get("_field")
+        if cached is None or cached[0] != key:
+            field = make_field(
+                self.embedding_,
+                method=self.method_,
+                dof=self.dof,
+                angle=self.angle,
+                fft_params={
+                    "fft_interpolation_points": self.fft_interpolation_points,
+                    "fft_min_intervals": self.fft_min_intervals,
+                    "fft_intervals_per_unit": self.fft_intervals_per_unit,
+                    "fft_max_intervals": self.fft_max_intervals,
+                },
+                n_threads=pool,
+            )
+            cached = (key, field)
+            self._field = cached
+        return cached[1]
+
+    def transform(
+        self,
+        X,
+        *,
+        perplexity=5.0,
+        max_iter=250,
+        learning_rate=0.1,
+        exaggeration=1.5,
+        early_exaggeration=4.0,
+        early_exaggeration_iter=0,
+        momentum=0.8,
+        max_grad_norm=0.25,
+        init="median",
+    ):
+        """Embed new samples into the fitted embedding (acctsne extension).
+
+        The training points stay where they are. Each new sample is placed among its
+        nearest training samples (the fit's metric; exact search) and optimised in the
+        field of the fixed training embedding: attracted by its neighbours, repelled by
+        every training point, never interacting with the other new samples (openTSNE's
+        transform). So each row of the result depends on that row of X alone: the bits
+        are the same for any ``n_jobs`` and any split of X into batches. The defaults are
+        openTSNE's, which measured best on MNIST (``bench/transform.py``).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_new_samples, n_features)
+            New samples, dense or sparse as in the fit. With ``metric='precomputed'``:
+            their distances to the training samples, shape (n_new_samples,
+            n_training_samples), dense or a sparse kNN graph (e.g. from
+            :class:`~sklearn.neighbors.KNeighborsTransformer` fitted on the training
+            data).
+        perplexity : float or list of float, default=5.0
+            Perplexity of each new sample's affinities to its ``int(3 * perplexity + 1)``
+            nearest training samples (lower than the fit's: a new sample should land
+            among its closest neighbours); a list averages several (multiscale).
+        max_iter : int, default=250
+            Iterations of gradient descent (0: the initial positions).
+        learning_rate : float, default=0.1
+            Step size, in openTSNE's units (its gradient has no factor 4).
+        exaggeration : float, default=1.5
+            Factor on the attraction after the early phase.
+        early_exaggeration : float, default=4.0
+            Factor on the attraction during the first ``early_exaggeration_iter``
+            iterations.
+        early_exaggeration_iter : int, default=0
+            Iterations of the early phase (part of ``max_iter``).
+        momentum : float, default=0.8
+            Momentum of the update.
+        max_grad_norm : float or None, default=0.25
+            Each new point's gradient is clipped to this norm (keeps points placed on
+            top of training points from shooting off); None: no clipping.
+        init : {"median", "weighted"} or ndarray of shape (n_new_samples, n_components), \
+                default="median"
+            Starting positions: the coordinate-wise median of the neighbours' positions,
+            their affinity-weighted mean, or given.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_new_samples, n_components)
+            The new samples' positions (float32), in the coordinates of ``embedding_``.
+
+        Notes
+        -----
+        Memory: a model keeps its training data (``n_samples x n_features`` values; no
+        copy when the data given to fit was already a C-contiguous float array) and its
+        affinities P (about ``n_samples x 3 x perplexity x 8`` bytes); pass
+        ``keep_training_data=False`` to fit without keeping them (then neither
+        ``transform`` nor ``optimize`` is available). The first call also builds the
+        reference field (a grid of at most ``(3 * fft_max_intervals)^2`` nodes, or a
+        tree), which later calls reuse. Uses ``n_jobs`` threads, the ``verbose`` lines
+        and the ``callbacks`` of the estimator (called with the new points' positions).
+        """
+        self._require_model("transform")
+        params = dict(
+            perplexity=perplexity,
+            max_iter=max_iter,
+            learning_rate=learning_rate,
+            exaggeration=exaggeration,
+            early_exaggeration=early_exaggeration,
+            early_exaggeration_iter=early_exaggeration_iter,
+            momentum=momentum,
+            max_grad_norm=max_grad_norm,
+            init=init,
+        )
+        validate_parameter_constraints(
+            self._TRANSFORM_CONSTRAINTS, params, caller_name="TSNE.transform"
+        )
+        check_perplexity_list(perplexity, owner="TSNE.transform")
+        if early_exaggeration_iter > max_iter:
+            raise ValueError(
+                f"early_exaggeration_iter ({early_exaggeration_iter}) must not exceed "
+                f"max_iter ({max_iter})"
+            )
+        fitted_sparse = issparse(self._training_data)
+        precomputed = self.metric == "precomputed"
+        X = validate_data(
+            self,
+            X,
+            reset=False,
+            accept_sparse=["csr", "csc", "coo"] if (fitted_sparse or precomputed) else False,
+            dtype=[np.float32, np.float64],
+        )
+        if issparse(X):
+            X = X.tocsr()
+        if max_perplexity(perplexity) >= self.embedding_.shape[0]:
+            raise ValueError(
+                f"perplexity ({perplexity}) must be less than the number of training "
+                f"samples ({self.embedding_.shape[0]})"
+            )
+        pool = _core.ThreadPool(resolve_n_threads(self.n_jobs))
+        return transform_new_points(
+            self,
+            X,
+            TransformSettings(**params),
+            field=self._reference_field,
+            n_threads=pool,
+            verbose=self.verbose,
+            callbacks=as_callback_list(self.callbacks),
+            callbacks_every_iters=self.callbacks_every_iters,
+        )
+
+    def optimize(
+        self,
+        max_iter=250,
+        *,
+        learning_rate=None,
+        exaggeration=None,
+        momentum=0.8,
+        n_iter_without_progress=None,
+    ):
+        """Continue the optimisation of a fitted model (acctsne extension).
+
+        Runs ``max_iter`` more iterations of gradient descent from ``embedding_`` with the
+        affinities P kept from the fit (no neighbour search), then updates
+        ``embedding_``, ``kl_divergence_`` and ``n_iter_``. Typical uses: more iterations
+        for a large data set, a phase with ``exaggeration`` > 1 to compact clusters, or
+        back to 1 after fitting with one. Gains and momentum start afresh, as in every
+        phase of the fit. Interrupted (Ctrl-C), the model is left as it was.
+
+        Parameters
+        ----------
+        max_iter : int, default=250
+            Further iterations to run.
+        learning_rate : float, default=None
+            Learning rate (scikit-learn's units); None: ``learning_rate_`` of the fit.
+        exaggeration : float, default=None
+            Factor on P; None: the fit's ``exaggeration`` (1 if it had none).
+        momentum : float, default=0.8
+            Momentum of the update.
+        n_iter_without_progress : int, default=None
+            Stop after this many iterations without progress; None: the estimator's.
+
+        Returns
+        -------
+        self : TSNE
+            The model, further optimised.
+        """
+        self._require_model("optimize")
+        params = dict(
+            max_iter=max_iter,
+            learning_rate=learning_rate,
+            exaggeration=exaggeration,
+            momentum=momentum,
+            n_iter_without_progress=n_iter_without_progress,
+        )
+        validate_parameter_constraints(
+            {
+                "max_iter": [Interval(Integral, 1, None, closed="left")],
+                "learning_rate": [None, Interval(Real, 0, None, closed="neither")],
+                "exaggeration": [None, Interval(Real, 0, None, closed="neither")],
+                "momentum": [Interval(Real, 0, 1, closed="left")],
+                "n_iter_without_progress": [None, Interval(Integral, -1, None, closed="left")],
+            },
+            params,
+            caller_name="TSNE.optimize",
+        )
+        if exaggeration is None:
+            exaggeration = 1.0 if self.exaggeration is None else self.exaggeration
+        if learning_rate is None:
+            learning_rate = self.learning_rate_
+        if n_iter_without_progress is None:
+            n_iter_without_progress = self.n_iter_without_progress
+        start = self.n_iter_ + 1
+        Y = np.array(self.embedding_, dtype=np.float32, order="C", copy=True)
+        pool = _core.ThreadPool(resolve_n_threads(self.n_jobs))
+        reporter = Reporter(
+            verbose=self.verbose,
+            n_iter_check=self._N_ITER_CHECK,
+            callbacks=as_callback_list(self.callbacks),
+            callbacks_every_iters=self.callbacks_every_iters,
+            progress_bar=self.progress_bar,
+            max_iter=start + max_iter,
+            embedding=Y,
+            out_dtype=self.embedding_.dtype,
+        )
+        engine = self._make_engine(
+            self.affinities_, self.method_, max(self.n_components - 1, 1), pool
+        )
+        phase = Phase(
+            exaggeration=float(exaggeration),
+            momentum=float(momentum),
+            end_iter=start + int(max_iter),
+            n_iter_without_progress=int(n_iter_without_progress),
+        )
+        try:
+            kl_divergence, it = run_schedule(
+                engine,
+                Y,
+                [phase],
+                learning_rate=learning_rate,
+                min_grad_norm=self.min_grad_norm,
+                reporter=reporter,
+                verbose=self.verbose,
+                n_iter_check=self._N_ITER_CHECK,
+                start_iter=start,
+            )
+        finally:
+            reporter.finish(
+                start + max_iter if reporter.stopped_at is None else reporter.stopped_at
+            )
+            engine.close()
+        if self.verbose:
+            print(f"[t-SNE] KL divergence after {it + 1:d} iterations: {kl_divergence:f}")
+        self.embedding_ = Y.astype(self.embedding_.dtype, copy=False)
+        self.kl_divergence_ = kl_divergence
+        self.n_iter_ = it
+        vars(self).pop("_field", None)  # the reference moved
+        return self
+
+    # ------------------------------------------------------------ saving
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_field", None)  # native; rebuilt on the first transform after loading
+        if "embedding_" in state:
+            state["_acctsne_model_format"] = MODEL_FORMAT
+            state["_acctsne_version"] = _core.__version__
+        return state
+
+    def __setstate__(self, state):
+        check_loadable(state, _core.__version__)
+        state = dict(state)
+        state.pop("_acctsne_model_format", None)
+        state.pop("_acctsne_version", None)
+        super().__setstate__(state)
 
     @property
     def _n_features_out(self):
