@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "acctsne/affinity.h"
 #include "acctsne/common.h"
@@ -99,28 +100,62 @@ py::array_t<T> MoveToArray(std::vector<T>&& v) {
   return py::array_t<T>(static_cast<py::ssize_t>(owned->size()), owned->data(), owner);
 }
 
-py::tuple ConditionalProbabilities(const CArray<float>& sq_dist, float perplexity, bool exact,
-                                   const py::object& n_threads) {
+// The perplexity argument of the affinity functions: a number (single scale: betas of
+// shape (n,)) or a 1-D sequence of numbers (multiscale: betas of shape (n, S)). Values are
+// rounded to float32 as the scalar always was, so [p] and p give the same P; the core
+// checks them (non-empty, finite, > 0).
+struct Perplexities {
+  std::vector<float> values;
+  bool multiscale = false;
+
+  int64_t size() const { return static_cast<int64_t>(values.size()); }
+
+  py::array_t<double> MakeBetas(int64_t n) const {
+    if (!multiscale) return py::array_t<double>(n);
+    return py::array_t<double>({n, size()});
+  }
+};
+
+Perplexities ToPerplexities(const py::object& perplexity) {
+  auto values = CArray<double>::ensure(perplexity);
+  if (!values || values.ndim() > 1) {
+    throw acctsne::InvalidArgument(acctsne::StrCat(
+        "perplexity must be a number or a 1-D sequence of numbers, got ",
+        py::str(py::repr(perplexity)).cast<std::string>()));
+  }
+  Perplexities out;
+  out.multiscale = values.ndim() == 1;
+  const double* v = values.data();
+  for (py::ssize_t s = 0; s < values.size(); ++s) out.values.push_back(static_cast<float>(v[s]));
+  return out;
+}
+
+py::tuple ConditionalProbabilities(const CArray<float>& sq_dist, const py::object& perplexity,
+                                   bool exact, const py::object& n_threads) {
   if (sq_dist.ndim() != 2) throw acctsne::InvalidArgument("distances must be 2-D");
+  const Perplexities perplexities = ToPerplexities(perplexity);
   const int64_t n = sq_dist.shape(0), k = sq_dist.shape(1);
   py::array_t<double> P({n, k});
-  py::array_t<double> betas(n);
+  py::array_t<double> betas = perplexities.MakeBetas(n);
   double* p_ptr = P.mutable_data();
   double* b_ptr = betas.mutable_data();
   const float* d_ptr = sq_dist.data();
   const acctsne::SimdLevel level = acctsne::DefaultSimdLevel();
   RunWithoutGil(n_threads, [&](ThreadPool& pool) {
-    acctsne::ConditionalProbabilities(d_ptr, n, k, exact, perplexity, level, pool, p_ptr, b_ptr);
+    acctsne::ConditionalProbabilities(d_ptr, n, k, exact, perplexities.values.data(),
+                                      perplexities.size(), level, pool, p_ptr, b_ptr);
   });
   return py::make_tuple(P, betas);
 }
 
 // With overwrite_distances, a float32 C-contiguous writeable sq_dist receives the
 // conditional probabilities in place of a buffer of its size (the peak memory of a large
-// fit is in the symmetrisation: this is 4 bytes per kNN entry less).
+// fit is in the symmetrisation: this is 4 bytes per kNN entry less). Multiscale rows are
+// averaged in a buffer of one row per block of the search, so it stays in place too.
 py::tuple JointProbabilitiesNN(const CArray<int32_t>& neighbors, const py::array& sq_dist_any,
-                               float perplexity, const py::object& n_threads,
+                               const py::object& perplexity, const py::object& n_threads,
                                bool overwrite_distances) {
+  const Perplexities perplexities = ToPerplexities(perplexity);
   const bool in_place = overwrite_distances && sq_dist_any.dtype().is(py::dtype::of<float>()) &&
                         (sq_dist_any.flags() & py::array::c_style) && sq_dist_any.writeable();
   auto sq_dist = in_place ? py::reinterpret_borrow<py::array_t<float>>(sq_dist_any)
@@ -130,7 +165,7 @@ py::tuple JointProbabilitiesNN(const CArray<int32_t>& neighbors, const py::array
   RequireShape(neighbors, "neighbors", n, k);
   std::vector<float> cond_buffer(in_place ? 0 : static_cast<size_t>(n * k));
   float* cond = in_place ? sq_dist.mutable_data() : cond_buffer.data();
-  py::array_t<double> betas(n);
+  py::array_t<double> betas = perplexities.MakeBetas(n);
   double* b_ptr = betas.mutable_data();
   acctsne::SparseP P;
   const float* d_ptr = sq_dist.data();
@@ -138,25 +173,29 @@ py::tuple JointProbabilitiesNN(const CArray<int32_t>& neighbors, const py::array
   const acctsne::SimdLevel level = acctsne::DefaultSimdLevel();
   RunWithoutGil(n_threads, [&](ThreadPool& pool) {
     // (each row's distances are read in full before its probabilities are written)
-    acctsne::ConditionalProbabilities(d_ptr, n, k, false, perplexity, level, pool, cond, b_ptr);
+    acctsne::ConditionalProbabilities(d_ptr, n, k, false, perplexities.values.data(),
+                                      perplexities.size(), level, pool, cond, b_ptr);
     P = acctsne::SymmetrizeKnn(nb_ptr, cond, n, k, pool);
   });
   return py::make_tuple(MoveToArray(std::move(P.indptr)), MoveToArray(std::move(P.indices)),
                         MoveToArray(std::move(P.data)), betas);
 }
 
-py::tuple JointProbabilitiesExact(const CArray<float>& sq_dist, float perplexity, const py::object& n_threads) {
+py::tuple JointProbabilitiesExact(const CArray<float>& sq_dist, const py::object& perplexity,
+                                  const py::object& n_threads) {
   if (sq_dist.ndim() != 2 || sq_dist.shape(0) != sq_dist.shape(1))
     throw acctsne::InvalidArgument("exact affinities need a square distance matrix");
+  const Perplexities perplexities = ToPerplexities(perplexity);
   const int64_t n = sq_dist.shape(0);
   py::array_t<double> P({n, n});
-  py::array_t<double> betas(n);
+  py::array_t<double> betas = perplexities.MakeBetas(n);
   double* p_ptr = P.mutable_data();
   double* b_ptr = betas.mutable_data();
   const float* d_ptr = sq_dist.data();
   const acctsne::SimdLevel level = acctsne::DefaultSimdLevel();
   RunWithoutGil(n_threads, [&](ThreadPool& pool) {
-    acctsne::ConditionalProbabilities(d_ptr, n, n, true, perplexity, level, pool, p_ptr, b_ptr);
+    acctsne::ConditionalProbabilities(d_ptr, n, n, true, perplexities.values.data(),
+                                      perplexities.size(), level, pool, p_ptr, b_ptr);
     acctsne::SymmetrizeDense(p_ptr, n, pool);
   });
   return py::make_tuple(P, betas);
@@ -240,13 +279,14 @@ PYBIND11_MODULE(_core, m) {
         "Exact distances for a given kNN graph, rows sorted: (indices int32, sq distances).");
   m.def("conditional_probabilities", &ConditionalProbabilities, py::arg("sq_distances"),
         py::arg("perplexity"), py::arg("exact") = false, py::arg("n_threads") = 1,
-        "Perplexity binary search: (conditional P float64, betas).");
+        "Perplexity search, one perplexity or a list (averaged): (cond. P float64, betas).");
   m.def("joint_probabilities_nn", &JointProbabilitiesNN, py::arg("neighbors"),
         py::arg("sq_distances"), py::arg("perplexity"), py::arg("n_threads") = 1,
         py::arg("overwrite_distances") = false,
         "Symmetric normalised P from a kNN graph: (indptr, indices, data, betas).");
   m.def("joint_probabilities_exact", &JointProbabilitiesExact, py::arg("sq_distances"),
-        py::arg("perplexity"), py::arg("n_threads") = 1, "Dense exact-method P: (P, betas).");
+        py::arg("perplexity"), py::arg("n_threads") = 1,
+        "Dense exact-method P, one perplexity or a list: (P, betas).");
   m.def("build_tree", &BuildTree, py::arg("Y"), py::arg("n_threads") = 1,
         "Build the Morton-ordered tree and return its arrays (for tests).");
   m.def("simd_info", &SimdInfo, "Compiled, supported and default SIMD levels.");

@@ -45,33 +45,67 @@ double SearchRow(kernels::PerplexityStepFn step, const float* dist, int64_t k, i
 
 template <typename T>
 void ConditionalProbabilities(const float* sq_distances, int64_t n, int64_t k,
-                              bool skip_diagonal, float perplexity, SimdLevel level,
-                              ThreadPool& pool, T* cond_p, double* betas) {
+                              bool skip_diagonal, const float* perplexities,
+                              int64_t n_perplexities, SimdLevel level, ThreadPool& pool,
+                              T* cond_p, double* betas) {
   const kernels::PerplexityStepFn step = kernels::GetPerplexityStep(level);
-  ACCTSNE_CHECK(perplexity > 0.0f, "perplexity must be > 0, got ", perplexity);
+  ACCTSNE_CHECK(n_perplexities >= 1, "perplexity: the list of perplexities is empty");
+  for (int64_t s = 0; s < n_perplexities; ++s) {
+    ACCTSNE_CHECK(std::isfinite(perplexities[s]) && perplexities[s] > 0.0f,
+                  "perplexity must be finite and > 0, got ", perplexities[s],
+                  n_perplexities > 1 ? StrCat(" (perplexity[", s, "])") : std::string());
+  }
   ACCTSNE_CHECK(!skip_diagonal || k == n, "exact affinities need a square matrix, got ", n,
                 " x ", k);
-  const double desired_entropy = std::log(static_cast<double>(perplexity));
+  const int64_t n_scales = n_perplexities;
+  std::vector<double> desired_entropy(static_cast<size_t>(n_scales));
+  for (int64_t s = 0; s < n_scales; ++s)
+    desired_entropy[s] = std::log(static_cast<double>(perplexities[s]));
+  // Multiscale: the sum over s in list order, divided by S (fixed per row, so any thread
+  // count gives the same bits); one perplexity skips the sum and stays bitwise single-scale.
+  const double scales = static_cast<double>(n_scales);
   ParallelForRange(pool, n, 64, [&](int64_t begin, int64_t end) {
     // The search runs in float64 whatever T is; the row is rounded to T once at the end.
+    // The block's own buffers: p for one search, sum for the average over scales.
     std::vector<double> p(static_cast<size_t>(k));
+    std::vector<double> sum(n_scales > 1 ? static_cast<size_t>(k) : 0);
     for (int64_t i = begin; i < end; ++i) {
-      betas[i] = SearchRow(step, sq_distances + i * k, k, skip_diagonal ? i : -1, desired_entropy,
-                           p.data());
-      for (int64_t j = 0; j < k; ++j) {
-        if (!std::isfinite(p[j]))
-          throw NumericalError(StrCat("affinities: non-finite conditional probability in row ",
-                                      i, " (beta = ", betas[i], ")"));
-        cond_p[i * k + j] = static_cast<T>(p[j]);
+      const float* dist = sq_distances + i * k;
+      const int64_t skip = skip_diagonal ? i : -1;
+      for (int64_t s = 0; s < n_scales; ++s) {
+        const double beta = SearchRow(step, dist, k, skip, desired_entropy[s], p.data());
+        betas[i * n_scales + s] = beta;
+        for (int64_t j = 0; j < k; ++j) {
+          if (!std::isfinite(p[j]))
+            throw NumericalError(StrCat("affinities: non-finite conditional probability in row ",
+                                        i, " (beta = ", beta, ", perplexity = ",
+                                        perplexities[s], ")"));
+        }
+        if (n_scales > 1) {
+          if (s == 0) {
+            std::copy(p.begin(), p.end(), sum.begin());
+          } else {
+            for (int64_t j = 0; j < k; ++j) sum[j] += p[j];
+          }
+        }
+      }
+      // Every search of the row has read dist; only now may cond_p (maybe dist) be written.
+      T* out = cond_p + i * k;
+      if (n_scales == 1) {
+        for (int64_t j = 0; j < k; ++j) out[j] = static_cast<T>(p[j]);
+      } else {
+        for (int64_t j = 0; j < k; ++j) out[j] = static_cast<T>(sum[j] / scales);
       }
     }
   });
 }
 
-template void ConditionalProbabilities<double>(const float*, int64_t, int64_t, bool, float,
-                                               SimdLevel, ThreadPool&, double*, double*);
-template void ConditionalProbabilities<float>(const float*, int64_t, int64_t, bool, float,
-                                              SimdLevel, ThreadPool&, float*, double*);
+template void ConditionalProbabilities<double>(const float*, int64_t, int64_t, bool,
+                                               const float*, int64_t, SimdLevel, ThreadPool&,
+                                               double*, double*);
+template void ConditionalProbabilities<float>(const float*, int64_t, int64_t, bool,
+                                              const float*, int64_t, SimdLevel, ThreadPool&,
+                                              float*, double*);
 
 namespace {
 

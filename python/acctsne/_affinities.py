@@ -2,6 +2,13 @@
 
 Each function runs in ``acctsne._core`` (perplexity search and symmetrisation in parallel
 C++) and prints scikit-learn's ``[t-SNE]`` lines when asked to.
+
+Every ``perplexity`` is a float or a sequence of floats. A sequence gives multiscale
+affinities (openTSNE's ``Multiscale``, FIt-SNE's ``perplexity_list``): each row is
+searched once per perplexity over the same ``min(n - 1, int(3 * max + 1))`` neighbours,
+the conditional rows are averaged, and P is symmetrised as for one perplexity. A
+one-element sequence gives the same P, bit for bit, as its scalar; the betas then have
+one column per perplexity.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from ._neighbors import AUTO_APPROX_MIN_SAMPLES, nearest_neighbors
 
 __all__ = [
     "affinities_from_data",
+    "check_perplexity",
     "exact_affinities",
     "joint_probabilities_nn",
     "n_neighbors_for_perplexity",
@@ -29,28 +37,79 @@ __all__ = [
 _PROGRESS_EVERY = 1000  # sklearn prints the perplexity search every 1000 samples
 
 
-def n_neighbors_for_perplexity(perplexity, n_samples):
-    """scikit-learn's neighbour count for a perplexity: ``min(n - 1, int(3 * perplexity + 1))``."""
-    return min(n_samples - 1, int(3.0 * perplexity + 1))
-
-
-def print_perplexity_progress(betas, distance_scale=1.0):
-    """Prints scikit-learn's progress lines of the perplexity search and the mean sigma.
+def check_perplexity(perplexity):
+    """The ``perplexity`` argument as the core takes it, checked.
 
     Parameters
     ----------
-    betas : ndarray of shape (n_samples,)
+    perplexity : float or sequence of float
+        One perplexity, or a list of them (multiscale).
+
+    Returns
+    -------
+    perplexity : float or ndarray of float64, shape (n_perplexities,)
+        A float for a scalar, a 1-D array for a sequence (even of one element).
+
+    Raises
+    ------
+    ValueError
+        For an empty or non-1-D sequence, or a perplexity that is not finite and > 0
+        (the message names it).
+    """
+    if np.ndim(perplexity) == 0:
+        values = np.array([float(perplexity)])
+    else:
+        values = np.asarray(perplexity, dtype=np.float64)
+        if values.ndim != 1 or values.size == 0:
+            raise ValueError(
+                "perplexity must be a number or a non-empty 1-D sequence of numbers, "
+                f"got {perplexity!r}"
+            )
+    for s, value in enumerate(values):
+        if not (np.isfinite(value) and value > 0):
+            where = f" (perplexity[{s}])" if values.size > 1 else ""
+            raise ValueError(f"perplexity must be finite and > 0, got {float(value)!r}{where}")
+    return float(values[0]) if np.ndim(perplexity) == 0 else values
+
+
+def n_neighbors_for_perplexity(perplexity, n_samples):
+    """scikit-learn's neighbour count for a perplexity: ``min(n - 1, int(3 * perplexity + 1))``.
+
+    For a sequence of perplexities (multiscale) the largest one sets the count.
+    """
+    largest = np.max(check_perplexity(perplexity))
+    return min(n_samples - 1, int(3.0 * largest + 1))
+
+
+def print_perplexity_progress(betas, distance_scale=1.0, perplexity=None):
+    """Prints scikit-learn's progress lines of the perplexity search and the mean sigma.
+
+    Multiscale betas (one column per perplexity) print one mean-sigma line per
+    perplexity, in the order of the list, instead of scikit-learn's single line.
+
+    Parameters
+    ----------
+    betas : ndarray of shape (n_samples,) or (n_samples, n_perplexities)
         Precisions found by the search (1 / (2 sigma^2) in the searched units).
     distance_scale : float, default=1.0
         Factor from the searched units back to the input's (see ``fit_float32_range``).
+    perplexity : sequence of float, default=None
+        The perplexities of multiscale betas' columns, to label their lines (without
+        them the lines are labelled by column).
     """
     n_samples = betas.shape[0]
     for i in range(_PROGRESS_EVERY, n_samples + 1, _PROGRESS_EVERY):
         print(f"[t-SNE] Computed conditional probabilities for sample {i} / {n_samples}")
     if n_samples % _PROGRESS_EVERY:
         print(f"[t-SNE] Computed conditional probabilities for sample {n_samples} / {n_samples}")
-    sigma = np.sqrt(n_samples / np.sum(betas)) * distance_scale
-    print(f"[t-SNE] Mean sigma: {sigma:f}")
+    if betas.ndim == 1:
+        sigma = np.sqrt(n_samples / np.sum(betas)) * distance_scale
+        print(f"[t-SNE] Mean sigma: {sigma:f}")
+        return
+    sigmas = np.sqrt(n_samples / np.sum(betas, axis=0)) * distance_scale
+    for s, sigma in enumerate(sigmas):
+        label = f"perplexity {perplexity[s]:g}" if perplexity is not None else f"scale {s}"
+        print(f"[t-SNE] Mean sigma at {label}: {sigma:f}")
 
 
 def joint_probabilities_nn(indices, sq_distances, perplexity, n_threads, *, overwrite=False):
@@ -62,8 +121,9 @@ def joint_probabilities_nn(indices, sq_distances, perplexity, n_threads, *, over
         Each sample's neighbours (itself excluded).
     sq_distances : ndarray of float32, shape (n_samples, n_neighbors)
         Their squared distances.
-    perplexity : float
-        Target perplexity of each row's conditional distribution.
+    perplexity : float or sequence of float
+        Target perplexity of each row's conditional distribution; a sequence averages
+        the rows of its perplexities (multiscale).
     n_threads : int or _core.ThreadPool
         Threads of the search (the result does not depend on it).
     overwrite : bool, default=False
@@ -78,12 +138,22 @@ def joint_probabilities_nn(indices, sq_distances, perplexity, n_threads, *, over
         ``_core.joint_probabilities_nn`` returns (no copy). Its int64 indptr is stored in
         scipy's index dtype (int32 below 2**31 entries: n_samples + 1 entries converted),
         since scipy needs indptr and indices of one dtype.
-    betas : ndarray of float64, shape (n_samples,)
-        The precisions found by the perplexity search.
+    betas : ndarray of float64, shape (n_samples,) or (n_samples, n_perplexities)
+        The precisions found by the perplexity search (a column per perplexity of a
+        sequence).
+
+    Raises
+    ------
+    ValueError
+        For an invalid perplexity (see :func:`check_perplexity`).
     """
     n_samples = indices.shape[0]
     indptr, columns, data, betas = _core.joint_probabilities_nn(
-        indices, sq_distances, float(perplexity), n_threads, overwrite_distances=overwrite
+        indices,
+        sq_distances,
+        check_perplexity(perplexity),
+        n_threads,
+        overwrite_distances=overwrite,
     )
     P = csr_matrix((data, columns, indptr), shape=(n_samples, n_samples))
     return P, betas
@@ -112,8 +182,9 @@ def sparse_affinities(
     X : ndarray or sparse matrix
         Samples, or a precomputed distance matrix / sparse kNN graph with
         ``metric='precomputed'``.
-    perplexity : float
-        Perplexity; ``min(n - 1, int(3 * perplexity + 1))`` neighbours are searched.
+    perplexity : float or sequence of float
+        Perplexity, or perplexities of multiscale affinities;
+        ``min(n - 1, int(3 * max(perplexity) + 1))`` neighbours are searched.
     metric, metric_params, neighbors, n_jobs, auto_approx_min_samples
         As in :func:`acctsne._neighbors.nearest_neighbors`.
     n_threads : int or _core.ThreadPool, default=None
@@ -128,9 +199,16 @@ def sparse_affinities(
     -------
     P : scipy.sparse.csr_matrix of shape (n_samples, n_samples)
         As :func:`joint_probabilities_nn` returns it.
-    betas : ndarray of float64, shape (n_samples,)
-        Precisions of the perplexity search (in the scaled units, if scaled).
+    betas : ndarray of float64, shape (n_samples,) or (n_samples, n_perplexities)
+        Precisions of the perplexity search (in the scaled units, if scaled; a column
+        per perplexity of a sequence).
+
+    Raises
+    ------
+    ValueError
+        For an invalid perplexity (see :func:`check_perplexity`), before any search.
     """
+    perplexity = check_perplexity(perplexity)
     if n_threads is None:
         n_threads = resolve_n_threads(n_jobs)
     n_neighbors = n_neighbors_for_perplexity(perplexity, X.shape[0])
@@ -157,7 +235,7 @@ def sparse_affinities(
     P, betas = joint_probabilities_nn(indices, sq_distances, perplexity, n_threads, overwrite=True)
     del indices, sq_distances
     if verbose:
-        print_perplexity_progress(betas, scale)
+        print_perplexity_progress(betas, scale, perplexity)
     if verbose >= 2:
         print(f"[t-SNE] Computed conditional probabilities in {time() - t0:.3f}s")
     return P, betas
@@ -173,8 +251,9 @@ def affinities_from_data(X, perplexity=30.0, n_threads=None):
     ----------
     X : ndarray of shape (n_samples, n_features)
         Samples (a sparse X takes its neighbours from scikit-learn).
-    perplexity : float, default=30.0
-        Perplexity; ``min(n - 1, int(3 * perplexity + 1))`` neighbours.
+    perplexity : float or sequence of float, default=30.0
+        Perplexity (a sequence: multiscale); ``min(n - 1, int(3 * max(perplexity) + 1))``
+        neighbours.
     n_threads : int or _core.ThreadPool, default=None
         Threads; None: all cores available to the process.
 
@@ -202,8 +281,8 @@ def exact_affinities(
     ----------
     X : ndarray or sparse matrix
         Samples, or a dense distance matrix with ``metric='precomputed'``.
-    perplexity : float
-        Perplexity of every row.
+    perplexity : float or sequence of float
+        Perplexity of every row, or perplexities whose rows are averaged (multiscale).
     metric : str or callable, default='euclidean'
         'euclidean' takes squared distances; every other metric's distances are squared,
         as scikit-learn does.
@@ -220,16 +299,18 @@ def exact_affinities(
     -------
     P : ndarray of shape (n_samples, n_samples)
         Symmetric, normalised joint probabilities.
-    betas : ndarray of float64, shape (n_samples,)
-        Precisions of the perplexity search (in the scaled units, if scaled).
+    betas : ndarray of float64, shape (n_samples,) or (n_samples, n_perplexities)
+        Precisions of the perplexity search (in the scaled units, if scaled; a column
+        per perplexity of a sequence).
 
     Raises
     ------
     MemoryError
         When the dense matrices cannot fit in this machine's memory.
     ValueError
-        For negative distances.
+        For negative distances or an invalid perplexity (see :func:`check_perplexity`).
     """
+    perplexity = check_perplexity(perplexity)
     if n_threads is None:
         n_threads = resolve_n_threads(n_jobs)
     check_exact_fits_in_memory(X.shape[0])
@@ -252,9 +333,9 @@ def exact_affinities(
     )
     P, betas = _core.joint_probabilities_exact(
         np.ascontiguousarray(distances, dtype=np.float32),
-        float(perplexity),
+        perplexity,
         n_threads,
     )
     if verbose:
-        print_perplexity_progress(betas, scale)
+        print_perplexity_progress(betas, scale, perplexity)
     return P, betas

@@ -97,9 +97,12 @@ def build_tree(Y: ArrayLike, n_threads: int | ThreadPool = ...) -> dict[str, Any
     """Build the Morton-ordered tree and return its arrays (for tests)."""
 
 def conditional_probabilities(
-    sq_distances: ArrayLike, perplexity: float, exact: bool = ..., n_threads: int | ThreadPool = ...
+    sq_distances: ArrayLike,
+    perplexity: float | ArrayLike,
+    exact: bool = ...,
+    n_threads: int | ThreadPool = ...,
 ) -> tuple[Any, ...]:
-    """Perplexity binary search: (conditional P float64, betas)."""
+    """Perplexity search, one perplexity or a list (averaged): (cond. P float64, betas)."""
 
 def exact_gradient(
     Y: ArrayLike,
@@ -111,14 +114,14 @@ def exact_gradient(
     """Exact KL gradient in float64 (the oracle of the tests): (kl, grad)."""
 
 def joint_probabilities_exact(
-    sq_distances: ArrayLike, perplexity: float, n_threads: int | ThreadPool = ...
+    sq_distances: ArrayLike, perplexity: float | ArrayLike, n_threads: int | ThreadPool = ...
 ) -> tuple[Any, ...]:
-    """Dense exact-method P: (P, betas)."""
+    """Dense exact-method P, one perplexity or a list: (P, betas)."""
 
 def joint_probabilities_nn(
     neighbors: ArrayLike,
     sq_distances: ArrayLike,
-    perplexity: float,
+    perplexity: float | ArrayLike,
     n_threads: int | ThreadPool = ...,
     overwrite_distances: bool = ...,
 ) -> tuple[Any, ...]:

@@ -5,6 +5,11 @@
 //   beta_i by bisection so that H(P_i) = log(perplexity)        (natural log; |dH| <= 1e-5)
 //   p_ij = (p_{j|i} + p_{i|j}) / sum_{kl}(p_{k|l} + p_{l|k})
 //
+// Multiscale (openTSNE's Multiscale, FIt-SNE's perplexity_list): with perplexities
+// s_1..s_S, each row is searched once per perplexity over the same k neighbours (its own
+// beta_i^(s)), and p_{j|i} = (1/S) sum_s p^(s)_{j|i} (each row sums to 1 before and after
+// the average). One perplexity is exactly the single-scale search.
+//
 // The search follows sklearn step for step (beta starts at 1, doubles/halves until
 // bracketed, then bisects, at most 100 steps, sum floored at 1e-8, float32 distances and
 // float64 arithmetic), so conditional rows agree with sklearn's to rounding (the step's
@@ -22,12 +27,25 @@ namespace acctsne {
 
 // sq_distances: n x k (row i: squared distances from i to k other points). When
 // skip_diagonal is true the matrix is n x n and entry (i, i) is ignored (exact method).
+// perplexities: S >= 1 values, each finite and > 0 (else InvalidArgument).
 // Writes conditional probabilities (n x k; T = double or float, the search itself runs in
-// float64) and each row's precision beta_i (n).
+// float64), averaged over the perplexities, and each row's precisions (n x S, row-major:
+// betas[i * S + s]). cond_p may alias sq_distances (same n x k float buffer): each row's
+// distances are read in full before its probabilities are written.
+template <typename T>
+void ConditionalProbabilities(const float* sq_distances, int64_t n, int64_t k,
+                              bool skip_diagonal, const float* perplexities,
+                              int64_t n_perplexities, SimdLevel level, ThreadPool& pool,
+                              T* cond_p, double* betas);
+
+// The single-scale search (betas: n).
 template <typename T>
 void ConditionalProbabilities(const float* sq_distances, int64_t n, int64_t k,
                               bool skip_diagonal, float perplexity, SimdLevel level,
-                              ThreadPool& pool, T* cond_p, double* betas);
+                              ThreadPool& pool, T* cond_p, double* betas) {
+  ConditionalProbabilities(sq_distances, n, k, skip_diagonal, &perplexity, 1, level, pool,
+                           cond_p, betas);
+}
 
 // Symmetrised, normalised P in CSR (column indices sorted within each row).
 struct SparseP {
