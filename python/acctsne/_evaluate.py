@@ -120,3 +120,34 @@ def neighborhood_preservation(X, Y, *, n_neighbors=10, sample=None, random_state
     ny = NearestNeighbors(n_neighbors=k).fit(Y).kneighbors(Y[queries], return_distance=False)
     hits = [len(set(a[a != q]) & set(b[b != q])) for q, a, b in zip(queries, nx, ny)]
     return float(np.mean(hits) / n_neighbors)
+
+
+def new_point_neighborhood_preservation(X_train, X_new, Y_train, Y_new, *, n_neighbors=10):
+    """Mean fraction of each new point's k nearest training points (input space) that are
+    among its k nearest training points in the embedding (the quality of a transform).
+
+    Parameters
+    ----------
+    X_train : ndarray of shape (n_train, n_features)
+    X_new : ndarray of shape (n_new, n_features)
+    Y_train : ndarray of shape (n_train, n_components)
+        The training embedding.
+    Y_new : ndarray of shape (n_new, n_components)
+        The new points' positions in it.
+    n_neighbors : int, default=10
+
+    Returns
+    -------
+    score : float in [0, 1]
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    def neighbours(train, new):
+        train = np.asarray(train, dtype=np.float64)
+        knn = NearestNeighbors(n_neighbors=n_neighbors).fit(train)
+        return knn.kneighbors(np.asarray(new, dtype=np.float64), return_distance=False)
+
+    nx = neighbours(X_train, X_new)
+    ny = neighbours(Y_train, Y_new)
+    hits = [len(set(a) & set(b)) for a, b in zip(nx, ny)]
+    return float(np.mean(hits) / n_neighbors)

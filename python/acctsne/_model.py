@@ -16,7 +16,6 @@ __all__ = [
     "MODEL_FORMAT",
     "PERPLEXITY_LIST_TYPES",
     "check_loadable",
-    "check_perplexity_list",
     "max_perplexity",
 ]
 
@@ -25,28 +24,9 @@ MODEL_FORMAT = 1
 
 
 # A list of perplexities (multiscale affinities) besides scikit-learn's float: the types
-# TSNE's constraints let through, whose values check_perplexity_list then checks.
+# TSNE's constraints let through (their values are checked by
+# acctsne._affinities.check_perplexity).
 PERPLEXITY_LIST_TYPES = (list, tuple, np.ndarray)
-
-
-def check_perplexity_list(perplexity, owner="TSNE"):
-    """Raises ValueError unless a list perplexity is non-empty, 1-D, positive and finite."""
-    if not isinstance(perplexity, PERPLEXITY_LIST_TYPES):
-        return
-    try:
-        values = np.asarray(perplexity, dtype=np.float64)
-    except (TypeError, ValueError):
-        values = None
-    if (
-        values is None
-        or values.ndim != 1
-        or values.size == 0
-        or not np.all(np.isfinite(values) & (values > 0))
-    ):
-        raise ValueError(
-            f"The 'perplexity' parameter of {owner} must be a positive float or a non-empty "
-            f"list of positive finite floats. Got {perplexity!r} instead."
-        )
 
 
 def max_perplexity(perplexity):

@@ -24,6 +24,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 
 from . import _core, _fft
+from ._affinities import check_perplexity
 from ._config import thread_count
 from ._model import max_perplexity
 from ._neighbors import query_neighbors
@@ -94,15 +95,12 @@ def conditional_rows(sq_distances, perplexity, n_threads):
     """Each new point's p_{j|i} over its neighbours (rows sum to 1), float64.
 
     A sequence of perplexities averages the rows of each (multiscale affinities)."""
-    perplexities = np.atleast_1d(np.asarray(perplexity, dtype=np.float64))
-    sq = np.ascontiguousarray(sq_distances, dtype=np.float32)
-    rows = None
-    for value in perplexities:
-        P, _ = _core.conditional_probabilities(sq, float(value), n_threads=n_threads)
-        rows = P if rows is None else rows + P
-    if perplexities.size > 1:
-        rows /= perplexities.size
-    return rows
+    P, _ = _core.conditional_probabilities(
+        np.ascontiguousarray(sq_distances, dtype=np.float32),
+        check_perplexity(perplexity),
+        n_threads=n_threads,
+    )
+    return P
 
 
 def initial_positions(init, embedding, indices, rows, n_components):

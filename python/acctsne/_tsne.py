@@ -31,14 +31,13 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.validation import _num_samples, check_is_fitted, validate_data
 
 from . import _core
-from ._affinities import exact_affinities, sparse_affinities
+from ._affinities import check_perplexity, exact_affinities, sparse_affinities
 from ._config import resolve_n_threads
 from ._initialization import initial_embedding
 from ._model import (
     MODEL_FORMAT,
     PERPLEXITY_LIST_TYPES,
     check_loadable,
-    check_perplexity_list,
     max_perplexity,
 )
 from ._neighbors import AUTO_APPROX_MIN_SAMPLES, check_precomputed
@@ -327,7 +326,7 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.keep_training_data = keep_training_data
 
     def _check_params_vs_input(self, X):
-        check_perplexity_list(self.perplexity)
+        check_perplexity(self.perplexity)
         n_samples = _num_samples(X)
         if max_perplexity(self.perplexity) >= n_samples:
             raise ValueError(
@@ -720,7 +719,7 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         validate_parameter_constraints(
             self._TRANSFORM_CONSTRAINTS, params, caller_name="TSNE.transform"
         )
-        check_perplexity_list(perplexity, owner="TSNE.transform")
+        check_perplexity(perplexity)
         if early_exaggeration_iter > max_iter:
             raise ValueError(
                 f"early_exaggeration_iter ({early_exaggeration_iter}) must not exceed "
