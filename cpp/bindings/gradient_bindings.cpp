@@ -156,7 +156,7 @@ class Engine {
 };
 
 py::tuple ExactGradient(const CArray<float>& Y, const CArray<double>& P, int dof,
-                        bool compute_error, const py::object& n_threads) {
+                        bool compute_error, const py::object& n_threads, double heavy_tail_dof) {
   if (Y.ndim() != 2) throw acctsne::InvalidArgument("Y must be 2-D");
   const int64_t n = Y.shape(0);
   const int dims = static_cast<int>(Y.shape(1));
@@ -167,19 +167,23 @@ py::tuple ExactGradient(const CArray<float>& Y, const CArray<double>& P, int dof
   const double* p_ptr = P.data();
   double kl = 0.0;
   RunWithoutGil(n_threads, [&](ThreadPool& pool) {
-    kl = acctsne::ExactGradient(p_ptr, 1.0, y_ptr, n, dims, dof, compute_error, pool, g_ptr);
+    kl = acctsne::ExactGradient(p_ptr, 1.0, y_ptr, n, dims, dof, heavy_tail_dof, compute_error,
+                                pool, g_ptr);
   });
   return py::make_tuple(compute_error ? kl : std::numeric_limits<double>::quiet_NaN(), grad);
 }
 
-GradientParams MakeGradientParams(const std::string& method, int dims, int dof, float angle,
-                                  int n_interpolation_points, int min_intervals,
-                                  double intervals_per_unit, int max_intervals,
+GradientParams MakeGradientParams(const std::string& method, int dims, int dof,
+                                  double heavy_tail_dof, float angle, int n_interpolation_points,
+                                  int min_intervals, double intervals_per_unit,
+                                  int max_intervals,
                                   const std::optional<std::string>& simd_level) {
+  acctsne::CheckHeavyTailDof(heavy_tail_dof);  // (again by the engine; here it fails early)
   GradientParams p;
   p.method = method;
   p.dims = dims;
   p.dof = dof;
+  p.heavy_tail_dof = heavy_tail_dof;
   p.angle = angle;
   p.interpolation.n_interpolation_points = n_interpolation_points;
   p.interpolation.min_intervals = min_intervals;
@@ -217,7 +221,8 @@ void RegisterGradient(py::module_& m) {
   py::class_<GradientParams>(m, "GradientParams",
                              "Method and settings of a gradient engine (keyword-only).")
       .def(py::init(&MakeGradientParams), py::kw_only(), py::arg("method") = g.method,
-           py::arg("dims") = g.dims, py::arg("dof") = g.dof, py::arg("angle") = g.angle,
+           py::arg("dims") = g.dims, py::arg("dof") = g.dof,
+           py::arg("heavy_tail_dof") = g.heavy_tail_dof, py::arg("angle") = g.angle,
            py::arg("n_interpolation_points") = g.interpolation.n_interpolation_points,
            py::arg("min_intervals") = g.interpolation.min_intervals,
            py::arg("intervals_per_unit") = g.interpolation.intervals_per_unit,
@@ -226,6 +231,7 @@ void RegisterGradient(py::module_& m) {
       .def_readonly("method", &GradientParams::method)
       .def_readonly("dims", &GradientParams::dims)
       .def_readonly("dof", &GradientParams::dof)
+      .def_readonly("heavy_tail_dof", &GradientParams::heavy_tail_dof)
       .def_readonly("angle", &GradientParams::angle);
 
   const PhaseParams ph;
@@ -280,7 +286,9 @@ void RegisterGradient(py::module_& m) {
         "Names of the registered repulsion methods (TSNE's method options besides 'exact').");
   m.def("exact_gradient", &ExactGradient, py::arg("Y"), py::arg("P"), py::arg("dof") = 1,
         py::arg("compute_error") = true, py::arg("n_threads") = 1,
-        "Exact KL gradient in float64 (the oracle of the tests): (kl, grad).");
+        py::arg("heavy_tail_dof") = 0.0,
+        "Exact KL gradient in float64 (the oracle of the tests): (kl, grad). heavy_tail_dof "
+        "a > 0: the kernel (1 + d^2 / a)^-a instead of dof's.");
 }
 
 }  // namespace acctsne_bindings

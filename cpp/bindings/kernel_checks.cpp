@@ -86,12 +86,14 @@ CArray<double> ProjectRows(const std::string& level, const CArray<float>& rows, 
 }
 
 // pos: dims x n_points (n_points a multiple of kGroupLanes); list_pos: dims x size.
+// heavy_tail_dof: run the heavy-tailed kernel of that alpha instead (dof not read).
 py::tuple Interact(const std::string& level, int dof, const CArray<float>& pos,
-                   const CArray<float>& list_pos, const CArray<float>& count, int n_plain) {
+                   const CArray<float>& list_pos, const CArray<float>& count, int n_plain,
+                   std::optional<float> heavy_tail_dof) {
   Require(pos.ndim() == 2 && list_pos.ndim() == 2, "pos and list_pos must be 2-D");
   const int dims = static_cast<int>(pos.shape(0));
   const auto n_points = pos.shape(1), size = list_pos.shape(1);
-  kn::CheckKernelShape(dims, dof);
+  kn::CheckKernelShape(dims, heavy_tail_dof ? 1 : dof);
   Require(n_points % kn::kGroupLanes == 0, "n_points must be a multiple of 16");
   Require(list_pos.shape(0) == dims && count.size() == size, "list arrays disagree");
   Require(n_plain >= 0 && n_plain <= size, "n_plain must be in [0, size]");
@@ -108,8 +110,12 @@ py::tuple Interact(const std::string& level, int dof, const CArray<float>& pos,
   list.count = count.data();
   list.n_plain = n_plain;
   list.size = static_cast<int>(size);
-  Table(level).interact[dims - 1][dof - 1](point_pos, static_cast<int>(n_points), list,
-                                           force_rows, z.mutable_data());
+  if (heavy_tail_dof)
+    Table(level).interact_heavy_tail[dims - 1](point_pos, static_cast<int>(n_points), list,
+                                               *heavy_tail_dof, force_rows, z.mutable_data());
+  else
+    Table(level).interact[dims - 1][dof - 1](point_pos, static_cast<int>(n_points), list,
+                                             force_rows, z.mutable_data());
   return py::make_tuple(force, z);
 }
 
@@ -144,18 +150,24 @@ CsrArgs MakeCsr(CArray<int64_t> indptr, CArray<int32_t> indices, CArray<float> d
   return csr;
 }
 
+// heavy_tail_dof: as in Interact.
 CArray<float> Attract(const std::string& level, int dof, CArray<int64_t> indptr,
                       CArray<int32_t> indices, CArray<float> data,
                       std::optional<CArray<int32_t>> row_point, float p_scale,
-                      const CArray<float>& Y, int64_t row_begin, int64_t row_end) {
+                      const CArray<float>& Y, int64_t row_begin, int64_t row_end,
+                      std::optional<float> heavy_tail_dof) {
   const CsrArgs csr = MakeCsr(std::move(indptr), std::move(indices), std::move(data),
                               std::move(row_point), Y, row_begin, row_end);
   const int dims = static_cast<int>(Y.shape(1));
-  kn::CheckKernelShape(dims, dof);
+  kn::CheckKernelShape(dims, heavy_tail_dof ? 1 : dof);
   CArray<float> out({Y.shape(0), Y.shape(1)});
   std::fill(out.mutable_data(), out.mutable_data() + out.size(), 0.0f);
-  Table(level).attract[dims - 1][dof - 1](csr.view, p_scale, Y.data(), row_begin, row_end,
-                                          out.mutable_data());
+  if (heavy_tail_dof)
+    Table(level).attract_heavy_tail[dims - 1](csr.view, p_scale, Y.data(), row_begin, row_end,
+                                              *heavy_tail_dof, out.mutable_data());
+  else
+    Table(level).attract[dims - 1][dof - 1](csr.view, p_scale, Y.data(), row_begin, row_end,
+                                            out.mutable_data());
   return out;
 }
 
@@ -196,11 +208,15 @@ void RegisterKernelChecks(py::module_& m) {
         py::arg("basis_t"), "ProjectRowsFn at `level`: rows[:, :d] @ basis_t in float64.");
   m.def("_kernel_interact", &Interact, py::arg("level"), py::arg("dof"), py::arg("pos"),
         py::arg("list_pos"), py::arg("count"), py::arg("n_plain"),
-        "InteractFn at `level`: (force dims x n_points, z).");
+        py::arg("heavy_tail_dof") = py::none(),
+        "InteractFn at `level` (InteractHeavyTailFn with heavy_tail_dof): (force dims x "
+        "n_points, z).");
   m.def("_kernel_attract", &Attract, py::arg("level"), py::arg("dof"), py::arg("indptr"),
         py::arg("indices"), py::arg("data"), py::arg("row_point"), py::arg("p_scale"),
         py::arg("Y"), py::arg("row_begin"), py::arg("row_end"),
-        "AttractFn at `level`: forces n x dims (rows outside the range 0).");
+        py::arg("heavy_tail_dof") = py::none(),
+        "AttractFn at `level` (AttractHeavyTailFn with heavy_tail_dof): forces n x dims "
+        "(rows outside the range 0).");
   m.def("_kernel_log_sum", &LogSum, py::arg("level"), py::arg("dof"), py::arg("indptr"),
         py::arg("indices"), py::arg("data"), py::arg("row_point"), py::arg("p_scale"),
         py::arg("Y"), py::arg("row_begin"), py::arg("row_end"), "LogSumFn at `level`.");

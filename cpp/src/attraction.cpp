@@ -38,21 +38,33 @@ PSums ComputePSums(const CsrView& P, float p_scale, ThreadPool& pool) {
 
 
 double AttractiveForces(const CsrView& P, float p_scale, const float* Y, int dims, int dof,
-                        double sum_q, bool compute_error, const PSums& sums, SimdLevel level,
-                        ThreadPool& pool, float* pos_forces) {
+                        double heavy_tail_dof, double sum_q, bool compute_error,
+                        const PSums& sums, SimdLevel level, ThreadPool& pool,
+                        float* pos_forces) {
   ACCTSNE_CHECK(dims >= 1 && dims <= 3, "attraction supports 1 to 3 dimensions, got ", dims);
-  const kernels::AttractFn attract = kernels::GetAttract(level, dims, dof);
-  ParallelForRange(pool, P.n_rows, kRowBlock, [&](int64_t begin, int64_t end) {
-    attract(P, p_scale, Y, begin, end, pos_forces);
-  });
+  const bool heavy_tail = heavy_tail_dof > 0.0;
+  const float alpha = static_cast<float>(heavy_tail_dof);
+  if (heavy_tail) {
+    const kernels::AttractHeavyTailFn attract = kernels::GetAttractHeavyTail(level, dims);
+    ParallelForRange(pool, P.n_rows, kRowBlock, [&](int64_t begin, int64_t end) {
+      attract(P, p_scale, Y, begin, end, alpha, pos_forces);
+    });
+  } else {
+    const kernels::AttractFn attract = kernels::GetAttract(level, dims, dof);
+    ParallelForRange(pool, P.n_rows, kRowBlock, [&](int64_t begin, int64_t end) {
+      attract(P, p_scale, Y, begin, end, pos_forces);
+    });
+  }
   if (!compute_error) return 0.0;
-  // KL = sum p log p - sum p log w + log Z sum p, with log w = -((dof+1)/2) log(1 + d2/dof):
-  // only the middle sum changes between iterations.
+  // KL = sum p log p - sum p log w + log Z sum p, with log w = -((dof+1)/2) log(1 + d2/dof)
+  // (heavy tails: -a log(1 + d2/a)): only the middle sum changes between iterations.
   const kernels::LogSumFn log_sum = kernels::GetLogSum(level, dims);
+  const float log_dof = heavy_tail ? alpha : static_cast<float>(dof);
   const double s_log = ParallelSum(pool, P.n_rows, kRowBlock, [&](int64_t begin, int64_t end) {
-    return log_sum(P, p_scale, Y, begin, end, static_cast<float>(dof));
+    return log_sum(P, p_scale, Y, begin, end, log_dof);
   });
-  return sums.p_log_p + (dof + 1.0) / 2.0 * s_log + std::log(sum_q) * sums.p_sum;
+  const double exponent = heavy_tail ? heavy_tail_dof : (dof + 1.0) / 2.0;
+  return sums.p_log_p + exponent * s_log + std::log(sum_q) * sums.p_sum;
 }
 
 }  // namespace acctsne

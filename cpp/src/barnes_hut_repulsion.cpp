@@ -101,8 +101,10 @@ struct ListBuffer {
   }
 };
 
-template <int kDims>
-double WalkGroups(const QuadTree& tree, float angle, kernels::InteractFn interact,
+// interact(pos, n_points, list, force, z): an InteractFn, or a heavy-tailed one bound to
+// its alpha.
+template <int kDims, typename Interact>
+double WalkGroups(const QuadTree& tree, float angle, const Interact& interact,
                   ThreadPool& pool, float* neg_forces) {
   const float theta2 = angle * angle;
   const float* pos = tree.sorted_positions().data();
@@ -190,26 +192,44 @@ double WalkGroups(const QuadTree& tree, float angle, kernels::InteractFn interac
   });
 }
 
-}  // namespace
-
-double RepulsiveForces(const QuadTree& tree, float angle, int dof, SimdLevel level,
-                       ThreadPool& pool, float* neg_forces) {
-  ACCTSNE_CHECK(angle >= 0.0f && angle <= 1.0f, "angle must be in [0, 1], got ", angle);
-  ACCTSNE_CHECK(dof == 1 || dof == 2, "Barnes-Hut degrees of freedom must be 1 or 2, got ", dof);
-  const kernels::InteractFn interact = kernels::GetInteract(level, tree.dims(), dof);
-  double z = 0.0;
+template <typename Interact>
+double WalkGroupsOfDims(const QuadTree& tree, float angle, const Interact& interact,
+                        ThreadPool& pool, float* neg_forces) {
   switch (tree.dims()) {
     case 1:
-      z = WalkGroups<1>(tree, angle, interact, pool, neg_forces);
-      break;
+      return WalkGroups<1>(tree, angle, interact, pool, neg_forces);
     case 2:
-      z = WalkGroups<2>(tree, angle, interact, pool, neg_forces);
-      break;
+      return WalkGroups<2>(tree, angle, interact, pool, neg_forces);
     case 3:
-      z = WalkGroups<3>(tree, angle, interact, pool, neg_forces);
-      break;
+      return WalkGroups<3>(tree, angle, interact, pool, neg_forces);
     default:
       throw InvalidArgument(StrCat("Barnes-Hut supports 1 to 3 dimensions, got ", tree.dims()));
+  }
+}
+
+}  // namespace
+
+double RepulsiveForces(const QuadTree& tree, float angle, int dof, double heavy_tail_dof,
+                       SimdLevel level, ThreadPool& pool, float* neg_forces) {
+  ACCTSNE_CHECK(angle >= 0.0f && angle <= 1.0f, "angle must be in [0, 1], got ", angle);
+  CheckHeavyTailDof(heavy_tail_dof);
+  double z = 0.0;
+  if (heavy_tail_dof > 0.0) {
+    const kernels::InteractHeavyTailFn interact =
+        kernels::GetInteractHeavyTail(level, tree.dims());
+    const float alpha = static_cast<float>(heavy_tail_dof);
+    z = WalkGroupsOfDims(
+        tree, angle,
+        [interact, alpha](const float* const* pos, int n_points,
+                          const kernels::InteractionList& list, float* const* force, float* zs) {
+          interact(pos, n_points, list, alpha, force, zs);
+        },
+        pool, neg_forces);
+  } else {
+    ACCTSNE_CHECK(dof == 1 || dof == 2, "Barnes-Hut degrees of freedom must be 1 or 2, got ",
+                  dof);
+    z = WalkGroupsOfDims(tree, angle, kernels::GetInteract(level, tree.dims(), dof), pool,
+                         neg_forces);
   }
   if (!std::isfinite(z)) throw NumericalError("repulsion: the normalisation Z is not finite");
   return std::max(z, kFloat64Eps);
@@ -220,7 +240,11 @@ namespace {
 class BarnesHutRepulsion : public RepulsionMethod {
  public:
   explicit BarnesHutRepulsion(const GradientParams& params)
-      : dims_(params.dims), dof_(params.dof), angle_(params.angle), level_(params.level) {
+      : dims_(params.dims),
+        dof_(params.dof),
+        heavy_tail_dof_(params.heavy_tail_dof),
+        angle_(params.angle),
+        level_(params.level) {
     ACCTSNE_CHECK(dims_ >= 1 && dims_ <= 3, "Barnes-Hut needs 1 to 3 dimensions, got ", dims_);
   }
 
@@ -231,7 +255,7 @@ class BarnesHutRepulsion : public RepulsionMethod {
     tree_.Build(Y, n, dims_, pool);
     auto t1 = Clock::now();
     times.tree_build += std::chrono::duration<double>(t1 - t0).count();
-    const double z = RepulsiveForces(tree_, angle_, dof_, level_, pool, neg);
+    const double z = RepulsiveForces(tree_, angle_, dof_, heavy_tail_dof_, level_, pool, neg);
     times.repulsion += std::chrono::duration<double>(Clock::now() - t1).count();
     return z;
   }
@@ -239,6 +263,7 @@ class BarnesHutRepulsion : public RepulsionMethod {
  private:
   int dims_;
   int dof_;
+  double heavy_tail_dof_;
   float angle_;
   SimdLevel level_;
   QuadTree tree_;  // rebuilt every call; its buffers are kept

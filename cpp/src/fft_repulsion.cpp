@@ -66,10 +66,12 @@ int IntervalsFor(double span, const InterpolationParams& params) {
   return boxes;
 }
 
-double InterpolatedRepulsion(const float* Y, int64_t n, int dims,
+double InterpolatedRepulsion(const float* Y, int64_t n, int dims, double heavy_tail_dof,
                              const InterpolationParams& params, GridConvolver& convolver,
                              ThreadPool& pool, float* neg) {
   ACCTSNE_CHECK(dims == 1 || dims == 2, "FFT interpolation needs 1 or 2 dimensions, got ", dims);
+  CheckHeavyTailDof(heavy_tail_dof);
+  const bool heavy_tail = heavy_tail_dof > 0.0;
   const int p = params.n_interpolation_points;
   ACCTSNE_CHECK(p >= 1 && p <= kMaxNodes, "n_interpolation_points must be in [1, ", kMaxNodes,
                 "], got ", p);
@@ -144,8 +146,10 @@ double InterpolatedRepulsion(const float* Y, int64_t n, int dims,
   }
 
   // Charges (1, y, |y|^2) with y relative to the grid centre (smaller |y|, less
-  // cancellation in Z), spread onto the node grid.
+  // cancellation in Z), spread onto the node grid. The heavy-tailed kernel spreads
+  // (1, y) only; its last grid is a copy of the charge 1 for the second kernel.
   const int n_charges = dims + 2;
+  const int n_spread = heavy_tail ? dims + 1 : n_charges;
   const int64_t cells = dims == 1 ? g.n : g.n * g.n;
   std::vector<double> grids(static_cast<size_t>(n_charges * cells), 0.0);
   auto charges_of = [&](int64_t i, double* q) {
@@ -167,40 +171,52 @@ double InterpolatedRepulsion(const float* Y, int64_t n, int dims,
       if (dims == 1) {
         for (int j = 0; j < p; ++j) {
           const int64_t node = int64_t{s.box[0]} * p + j;
-          for (int c = 0; c < n_charges; ++c) grids[c * cells + node] += s.w[0][j] * q[c];
+          for (int c = 0; c < n_spread; ++c) grids[c * cells + node] += s.w[0][j] * q[c];
         }
       } else {
         for (int jy = 0; jy < p; ++jy) {
           const int64_t node_row = (int64_t{s.box[1]} * p + jy) * g.n + int64_t{s.box[0]} * p;
           for (int jx = 0; jx < p; ++jx) {
             const double w = s.w[1][jy] * s.w[0][jx];
-            for (int c = 0; c < n_charges; ++c) grids[c * cells + node_row + jx] += w * q[c];
+            for (int c = 0; c < n_spread; ++c) grids[c * cells + node_row + jx] += w * q[c];
           }
         }
       }
     }
   });
+  double* const copy_grid = grids.data() + (dims + 1) * cells;
+  if (heavy_tail) std::copy(grids.data(), grids.data() + cells, copy_grid);
 
-  // Kernel at node offsets [0, n]^dims (it is even in each axis); 0 at offset n.
+  // Kernel at node offsets [0, n]^dims (it is even in each axis); 0 at offset n. The
+  // heavy-tailed kernel has two: w u (kernel) for the charges (1, y) and w (kernel_w)
+  // for the copy of the charge 1, with u = 1 / (1 + d^2 / a), w = u^a.
   const int64_t side = g.n + 1;
-  std::vector<double> kernel(static_cast<size_t>(dims == 1 ? side : side * side), 0.0);
+  const size_t kernel_size = static_cast<size_t>(dims == 1 ? side : side * side);
+  std::vector<double> kernel(kernel_size, 0.0), kernel_w(heavy_tail ? kernel_size : 0, 0.0);
   const double h2 = g.h * g.h;
   ParallelForRange(pool, g.n, 64, [&](int64_t begin, int64_t end) {
     for (int64_t dy = begin; dy < end; ++dy) {
-      if (dims == 1) {
-        const double k = 1.0 / (1.0 + static_cast<double>(dy * dy) * h2);
-        kernel[dy] = k * k;
-        continue;
-      }
-      double* row = &kernel[static_cast<size_t>(dy * side)];
-      for (int64_t dx = 0; dx < g.n; ++dx) {
-        const double k = 1.0 / (1.0 + static_cast<double>(dx * dx + dy * dy) * h2);
-        row[dx] = k * k;
+      const int64_t row_begin = dims == 1 ? dy : dy * side;
+      for (int64_t dx = 0; dx < (dims == 1 ? 1 : g.n); ++dx) {
+        const double d2 = static_cast<double>(dims == 1 ? dy * dy : dx * dx + dy * dy) * h2;
+        if (heavy_tail) {
+          const double w = std::exp(-heavy_tail_dof * std::log1p(d2 / heavy_tail_dof));
+          kernel_w[row_begin + dx] = w;
+          kernel[row_begin + dx] = w / (1.0 + d2 / heavy_tail_dof);
+        } else {
+          const double k = 1.0 / (1.0 + d2);
+          kernel[row_begin + dx] = k * k;
+        }
       }
     }
   });
 
-  convolver.Convolve(dims, g.n, kernel.data(), n_charges, grids.data());
+  if (heavy_tail) {
+    convolver.Convolve(dims, g.n, kernel.data(), n_spread, grids.data());
+    convolver.Convolve(dims, g.n, kernel_w.data(), 1, copy_grid);
+  } else {
+    convolver.Convolve(dims, g.n, kernel.data(), n_charges, grids.data());
+  }
 
   // Back to the points: phi_c, then R and each point's share of Z.
   return ParallelSum(pool, n, kPointBlock, [&](int64_t begin, int64_t end) {
@@ -224,6 +240,12 @@ double InterpolatedRepulsion(const float* Y, int64_t n, int dims,
         }
       }
       charges_of(i, q);  // q = (1, y, |y|^2) relative to the centre
+      if (heavy_tail) {  // phi = (sum w u, sum w u y, sum w)
+        for (int a = 0; a < dims; ++a)
+          neg[i * dims + a] = static_cast<float>(q[1 + a] * phi[0] - phi[1 + a]);
+        z += phi[dims + 1] - 1.0;  // minus the point's own w(0) = 1
+        continue;
+      }
       double zi = (1.0 + q[dims + 1]) * phi[0] + phi[dims + 1];
       for (int a = 0; a < dims; ++a) {
         neg[i * dims + a] = static_cast<float>(q[1 + a] * phi[0] - phi[1 + a]);
@@ -240,16 +262,21 @@ namespace {
 class FftRepulsion : public RepulsionMethod {
  public:
   FftRepulsion(const GradientParams& params, GridConvolver& convolver)
-      : dims_(params.dims), params_(params.interpolation), convolver_(convolver) {
+      : dims_(params.dims),
+        heavy_tail_dof_(params.heavy_tail_dof),
+        params_(params.interpolation),
+        convolver_(convolver) {
     ACCTSNE_CHECK(dims_ == 1 || dims_ == 2, "the FFT method needs 1 or 2 dimensions, got ",
                   dims_);
-    ACCTSNE_CHECK(params.dof == 1, "the FFT method needs dof 1, got ", params.dof);
+    ACCTSNE_CHECK(heavy_tail_dof_ > 0.0 || params.dof == 1, "the FFT method needs dof 1, got ",
+                  params.dof);
   }
 
   double Compute(const float* Y, int64_t n, ThreadPool& pool, PhaseTimes& times,
                  float* neg) override {
     const auto t0 = std::chrono::steady_clock::now();
-    const double z = InterpolatedRepulsion(Y, n, dims_, params_, convolver_, pool, neg);
+    const double z =
+        InterpolatedRepulsion(Y, n, dims_, heavy_tail_dof_, params_, convolver_, pool, neg);
     times.repulsion +=
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return z;
@@ -257,6 +284,7 @@ class FftRepulsion : public RepulsionMethod {
 
  private:
   int dims_;
+  double heavy_tail_dof_;
   InterpolationParams params_;
   GridConvolver& convolver_;
 };

@@ -35,6 +35,7 @@ class SparseGradientEngine final : public GradientEngine {
         n_(P.n_rows),
         dims_(params.dims),
         dof_(params.dof),
+        heavy_tail_dof_(params.heavy_tail_dof),
         level_(params.level),
         pool_(pool),
         P_(P),
@@ -118,6 +119,7 @@ class SparseGradientEngine final : public GradientEngine {
   int64_t n_;
   int dims_;
   int dof_;
+  double heavy_tail_dof_;  // > 0: the heavy-tailed kernel (dof_ not read)
   SimdLevel level_;
   ThreadPool& pool_;
   BorrowedCsr P_;
@@ -153,13 +155,15 @@ double SparseGradientEngine::Compute(const float* Y, bool compute_error, float* 
     p_sums_ = ComputePSums(View(), p_scale_, pool_);
     p_sums_stale_ = false;
   }
-  const double kl = AttractiveForces(View(), p_scale_, y_perm, dims, dof_, z, compute_error,
-                                     p_sums_, level_, pool_, pos_.data());
+  const double kl = AttractiveForces(View(), p_scale_, y_perm, dims, dof_, heavy_tail_dof_, z,
+                                     compute_error, p_sums_, level_, pool_, pos_.data());
   times.attraction += SecondsSince(t0);
 
   // grad = c (A - R / Z), and the fused update of the block when the optimiser asked.
+  // (The heavy-tailed kernel's c is 4: its w and u carry the rest.)
   t0 = Clock::now();
-  const float c = static_cast<float>(2.0 * (dof_ + 1.0) / dof_);
+  const float c =
+      heavy_tail_dof_ > 0.0 ? 4.0f : static_cast<float>(2.0 * (dof_ + 1.0) / dof_);
   ParallelForRange(pool_, n_, kGradientBlock, [&](int64_t begin, int64_t end) {
     for (int64_t s = begin; s < end; ++s) {
       const int64_t i = same_order ? s : perm_[s];
@@ -179,7 +183,12 @@ double SparseGradientEngine::Compute(const float* Y, bool compute_error, float* 
 class ExactGradientEngine final : public GradientEngine {
  public:
   ExactGradientEngine(const GradientParams& params, const double* P, int64_t n, ThreadPool& pool)
-      : P_(P), n_(n), dims_(params.dims), dof_(params.dof), pool_(pool),
+      : P_(P),
+        n_(n),
+        dims_(params.dims),
+        dof_(params.dof),
+        heavy_tail_dof_(params.heavy_tail_dof),
+        pool_(pool),
         grad64_(static_cast<size_t>(n * params.dims)) {}
 
   const char* name() const override { return "exact"; }
@@ -190,8 +199,8 @@ class ExactGradientEngine final : public GradientEngine {
 
   double Compute(const float* Y, bool compute_error, float* grad) override {
     auto t0 = Clock::now();
-    const double kl = ExactGradient(P_, exaggeration_, Y, n_, dims_, dof_, compute_error, pool_,
-                                    grad64_.data());
+    const double kl = ExactGradient(P_, exaggeration_, Y, n_, dims_, dof_, heavy_tail_dof_,
+                                    compute_error, pool_, grad64_.data());
     for (int64_t e = 0; e < n_ * dims_; ++e) grad[e] = static_cast<float>(grad64_[e]);
     times.exact_gradient += SecondsSince(t0);
     return compute_error ? kl : std::numeric_limits<double>::quiet_NaN();
@@ -202,6 +211,7 @@ class ExactGradientEngine final : public GradientEngine {
   int64_t n_;
   int dims_;
   int dof_;
+  double heavy_tail_dof_;
   ThreadPool& pool_;
   double exaggeration_ = 1.0;
   std::vector<double> grad64_;
@@ -209,13 +219,15 @@ class ExactGradientEngine final : public GradientEngine {
 
 }  // namespace
 
-std::unique_ptr<GradientEngine> MakeGradientEngine(const GradientParams& params, int64_t n,
+std::unique_ptr<GradientEngine> MakeGradientEngine(const GradientParams& requested, int64_t n,
                                                    const BorrowedCsr* sparse_P,
                                                    const double* dense_P,
                                                    const RepulsionContext& context,
                                                    ThreadPool& pool) {
+  const GradientParams params = ResolveKernel(requested);
+  const bool heavy_tail = params.heavy_tail_dof > 0.0;  // (dof is then not read)
   ACCTSNE_CHECK(params.dims >= 1, "the embedding needs at least 1 dimension, got ", params.dims);
-  ACCTSNE_CHECK(params.dof >= 1, "dof must be >= 1, got ", params.dof);
+  ACCTSNE_CHECK(heavy_tail || params.dof >= 1, "dof must be >= 1, got ", params.dof);
   if (params.method == "exact") {
     ACCTSNE_CHECK(dense_P != nullptr, "method 'exact' needs a dense P (n x n)");
     return std::make_unique<ExactGradientEngine>(params, dense_P, n, pool);
@@ -223,8 +235,8 @@ std::unique_ptr<GradientEngine> MakeGradientEngine(const GradientParams& params,
   ACCTSNE_CHECK(sparse_P != nullptr, "method '", params.method, "' needs a sparse P (CSR)");
   ACCTSNE_CHECK(sparse_P->n_rows == n, "P has ", sparse_P->n_rows, " rows, the embedding ", n,
                 " points");
-  ACCTSNE_CHECK(params.dof == 1 || params.dof == 2, "the sparse gradient needs dof 1 or 2, got ",
-                params.dof);
+  ACCTSNE_CHECK(heavy_tail || params.dof == 1 || params.dof == 2,
+                "the sparse gradient needs dof 1 or 2, got ", params.dof);
   auto repulsion = MakeRepulsion(params, context);
   return std::make_unique<SparseGradientEngine>(params, *sparse_P, std::move(repulsion), pool);
 }

@@ -106,7 +106,7 @@ void RunPipeline(int n_threads, int64_t n, int64_t d, int dims, const char* meth
   acctsne::QuadTree tree;
   tree.Build(Y.data(), n, dims, pool);
   std::vector<float> neg(Y.size());
-  const double z = acctsne::RepulsiveForces(tree, 0.5f, 1, level, pool, neg.data());
+  const double z = acctsne::RepulsiveForces(tree, 0.5f, 1, 0.0, level, pool, neg.data());
   Check(std::isfinite(z) && z > 0, "Barnes-Hut Z finite");
 
   // One engine for both phases of the schedule, as a fit uses it.

@@ -25,6 +25,7 @@ class GradientParams:
         method: str = ...,
         dims: int = ...,
         dof: int = ...,
+        heavy_tail_dof: float = ...,
         angle: float = ...,
         n_interpolation_points: int = ...,
         min_intervals: int = ...,
@@ -35,6 +36,7 @@ class GradientParams:
     method: str
     dims: int
     dof: int
+    heavy_tail_dof: float
     angle: float
 
 class PhaseParams:
@@ -110,8 +112,10 @@ def exact_gradient(
     dof: int = ...,
     compute_error: bool = ...,
     n_threads: int | ThreadPool = ...,
+    heavy_tail_dof: float = ...,
 ) -> tuple[Any, ...]:
-    """Exact KL gradient in float64 (the oracle of the tests): (kl, grad)."""
+    """Exact KL gradient in float64 (the oracle of the tests): (kl, grad). heavy_tail_dof
+    a > 0: the kernel (1 + d^2 / a)^-a instead of dof's."""
 
 def joint_probabilities_exact(
     sq_distances: ArrayLike, perplexity: float | ArrayLike, n_threads: int | ThreadPool = ...
@@ -179,9 +183,16 @@ def _kernel_project_rows(level: str, rows: ArrayLike, d: int, basis_t: ArrayLike
     """ProjectRowsFn at `level`: rows[:, :d] @ basis_t in float64."""
 
 def _kernel_interact(
-    level: str, dof: int, pos: ArrayLike, list_pos: ArrayLike, count: ArrayLike, n_plain: int
+    level: str,
+    dof: int,
+    pos: ArrayLike,
+    list_pos: ArrayLike,
+    count: ArrayLike,
+    n_plain: int,
+    heavy_tail_dof: float | None = ...,
 ) -> tuple[Any, ...]:
-    """InteractFn at `level`: (force dims x n_points, z)."""
+    """InteractFn at `level` (InteractHeavyTailFn with heavy_tail_dof): (force dims x
+    n_points, z)."""
 
 def _kernel_attract(
     level: str,
@@ -194,8 +205,10 @@ def _kernel_attract(
     Y: ArrayLike,
     row_begin: int,
     row_end: int,
+    heavy_tail_dof: float | None = ...,
 ) -> np.ndarray:
-    """AttractFn at `level`: forces n x dims (rows outside the range 0)."""
+    """AttractFn at `level` (AttractHeavyTailFn with heavy_tail_dof): forces n x dims (rows
+    outside the range 0)."""
 
 def _kernel_log_sum(
     level: str,

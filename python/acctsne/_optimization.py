@@ -93,6 +93,7 @@ def make_engine(
     fft_intervals_per_unit=1.0,
     fft_max_intervals=200,
     n_threads=1,
+    heavy_tail_dof=None,
 ):
     """The gradient engine of one fit.
 
@@ -115,6 +116,10 @@ fft_max_intervals
         The FFT method's grid (see :class:`acctsne.TSNE`).
     n_threads : int or acctsne._core.ThreadPool
         Threads of the fit.
+    heavy_tail_dof : float or None
+        ``a > 0``: the heavy-tailed kernel ``(1 + d^2 / a)^-a`` of openTSNE and FIt-SNE
+        (their ``dof``; ``a < 1`` gives heavier tails, ``a = 1`` is t-SNE's Cauchy kernel)
+        replaces the Student's t kernel of ``degrees_of_freedom``. None or 0: off.
 
     Returns
     -------
@@ -124,6 +129,7 @@ fft_max_intervals
         method=method,
         dims=int(n_components),
         dof=int(degrees_of_freedom),
+        heavy_tail_dof=0.0 if heavy_tail_dof is None else float(heavy_tail_dof),
         angle=float(angle),
         n_interpolation_points=int(fft_interpolation_points),
         min_intervals=int(fft_min_intervals),

@@ -10,7 +10,8 @@
 // and the resulting interaction list is applied to the group's points by a SIMD kernel;
 // see barnes_hut_repulsion.cpp. Groups are processed in fixed blocks whose partial Z are reduced in
 // block order (bitwise identical for any number of threads). dof must be 1 or 2
-// (n_components 1-2 and 3).
+// (n_components 1-2 and 3), unless the heavy-tailed kernel (heavy_tail_dof a > 0,
+// repulsion_method.h) replaces it: then F_i = sum_j w_ij u_ij (y_i - y_j), w = u^a.
 #pragma once
 
 #include <cstdint>
@@ -24,8 +25,9 @@
 namespace acctsne {
 
 // Writes F (n x dims, original point order) and returns Z (floored at float64 eps).
-double RepulsiveForces(const QuadTree& tree, float angle, int dof, SimdLevel level,
-                       ThreadPool& pool, float* neg_forces);
+// heavy_tail_dof: 0, or the a > 0 of the heavy-tailed kernel (dof is then not read).
+double RepulsiveForces(const QuadTree& tree, float angle, int dof, double heavy_tail_dof,
+                       SimdLevel level, ThreadPool& pool, float* neg_forces);
 
 // The registered "barnes_hut" method: the tree rebuilt on every call (dims 1 to 3).
 std::unique_ptr<RepulsionMethod> MakeBarnesHutRepulsion(const GradientParams& params,

@@ -1,6 +1,6 @@
 // Gradient engines: dKL/dY of t-SNE for the current embedding (van der Maaten 2014):
 //
-//   grad_i = c (A_i - R_i / Z),   c = 2 (dof + 1) / dof,
+//   grad_i = c (A_i - R_i / Z),   c = 2 (dof + 1) / dof   (heavy-tailed kernel: c = 4),
 //
 // the attraction A over a sparse P (attraction.h) and the repulsion R, Z of a registered
 // RepulsionMethod (repulsion_method.h), or the exact O(N^2) gradient over a dense P
@@ -63,8 +63,9 @@ struct BorrowedCsr {
 };
 
 // Builds the engine for params.method: "exact" needs dense_P (n x n float64, zero
-// diagonal), every other method a sparse P. InvalidArgument for an unknown method or a
-// P that does not fit (the message names it).
+// diagonal), every other method a sparse P. InvalidArgument for an unknown method, a P
+// that does not fit, or a heavy_tail_dof that is negative or not finite (the message
+// names it). The kernel is ResolveKernel(params)'s.
 std::unique_ptr<GradientEngine> MakeGradientEngine(const GradientParams& params, int64_t n,
                                                    const BorrowedCsr* sparse_P,
                                                    const double* dense_P,

@@ -4,6 +4,11 @@
 //   R_i = sum_j w_ij^2 (y_i - y_j),   Z = sum_{i != j} w_ij,
 //   w_ij = (dof / (dof + |y_i - y_j|^2))^((dof + 1) / 2)
 //
+// or, with the heavy-tailed kernel of openTSNE / FIt-SNE (GradientParams::heavy_tail_dof
+// a > 0; a < 1 gives heavier tails than t-SNE's Cauchy kernel, which is a = 1),
+//
+//   R_i = sum_j w_ij u_ij (y_i - y_j),   w_ij = u_ij^a,   u_ij = 1 / (1 + |y_i - y_j|^2 / a).
+//
 // A method computes R and Z for the current embedding (Barnes-Hut in
 // barnes_hut_repulsion.h, FFT interpolation in fft_repulsion.h). The sparse gradient
 // engine (gradient_engine.h) combines them with the attraction. Adding a method: one file
@@ -11,11 +16,13 @@
 // (repulsion_registry.cpp) and the option string on the Python side.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "acctsne/common.h"
 #include "acctsne/parallel.h"
 #include "acctsne/simd.h"
 
@@ -57,10 +64,30 @@ struct GradientParams {
   std::string method = "barnes_hut";
   int dims = 2;
   int dof = 1;                        // degrees of freedom of the Student-t kernel
+  // > 0: the heavy-tailed kernel w = (1 + d^2 / a)^-a of a = heavy_tail_dof replaces the
+  // one of `dof` (every method); 0: off. 1 is sklearn's dof-1 kernel (see ResolveKernel).
+  double heavy_tail_dof = 0.0;
   float angle = 0.5f;                 // barnes_hut: sklearn's opening angle
   InterpolationParams interpolation;  // fft: the interpolation grid
   SimdLevel level = SimdLevel::kBaseline;
 };
+
+// Throws InvalidArgument (naming the value) unless heavy_tail_dof is finite and >= 0.
+inline void CheckHeavyTailDof(double heavy_tail_dof) {
+  ACCTSNE_CHECK(std::isfinite(heavy_tail_dof) && heavy_tail_dof >= 0.0,
+                "heavy_tail_dof must be finite and >= 0 (0: off), got ", heavy_tail_dof);
+}
+
+// The kernel the engines run: heavy_tail_dof checked, and 1 (the Cauchy kernel) routed
+// to the dof-1 kernels, so that it gives the same bits as the default 2-D fit.
+inline GradientParams ResolveKernel(GradientParams params) {
+  CheckHeavyTailDof(params.heavy_tail_dof);
+  if (params.heavy_tail_dof == 1.0) {
+    params.heavy_tail_dof = 0.0;
+    params.dof = 1;
+  }
+  return params;
+}
 
 class RepulsionMethod {
  public:

@@ -1,6 +1,7 @@
 // The per-entry (attractive) part of the t-SNE gradient and of the KL divergence, over
 // the rows of P (entries p_e = data[e] * p_scale; row r is point i = P.PointOfRow(r)):
 //   AttractImpl  out_i = sum_e p_e w_e (y_i - y_j),  w = (dof / (dof + |y_i - y_j|^2))^((dof + 1) / 2)
+//   AttractHeavyTailImpl  the same with u = alpha / (alpha + |y_i - y_j|^2) for w
 //   LogSumImpl   sum_i sum_e p_e log(1 + |y_i - y_j|^2 / dof)
 // Lanes take W consecutive entries of a row (gathered neighbour coordinates).
 #pragma once
@@ -9,6 +10,7 @@
 
 #include "acctsne/common.h"
 #include "kernels/fast_math.h"
+#include "kernels/kernels.h"
 #include "kernels/vector_lanes.h"
 
 namespace acctsne::kernels {
@@ -55,10 +57,13 @@ __attribute__((always_inline)) inline void ForEachEntryVector(const CsrView& P, 
   }
 }
 
-// Lane sums are combined in lane order, so the result is fixed for a given level.
+// Lane sums are combined in lane order, so the result is fixed for a given level. alpha
+// is read by the heavy-tailed kernel (kDof = kHeavyTailDof) only.
 template <int kDims, int kDof, int W>
-inline void AttractImpl(const CsrView& P, float p_scale, const float* Y, int64_t row_begin,
-                        int64_t row_end, float* out) {
+__attribute__((always_inline)) inline void AttractRows(const CsrView& P, float p_scale,
+                                                       const float* Y, int64_t row_begin,
+                                                       int64_t row_end, float alpha,
+                                                       float* out) {
   using V = typename Lanes<W>::F;
   for (int64_t r = row_begin; r < row_end; ++r) {
     const int64_t i = P.PointOfRow(r);
@@ -69,9 +74,12 @@ inline void AttractImpl(const CsrView& P, float p_scale, const float* Y, int64_t
           V w;
           if constexpr (kDof == 1) {
             w = 1.0f / (1.0f + d2);  // (a reciprocal estimate measured slower here: the
-          } else {                   // gathers, not the divider, bound this loop)
+          } else if constexpr (kDof == 2) {  // gathers, not the divider, bound this loop)
             const V x = 2.0f / (2.0f + d2);
             w = x * SqrtLanes<W>(x);
+          } else {
+            static_assert(kDof == kHeavyTailDof, "dof 1, 2 or the heavy-tailed kernel");
+            w = alpha / (alpha + d2);  // u: the heavy-tailed gradient's attraction factor
           }
           const V m = p * w;
           for (int a = 0; a < kDims; ++a) acc[a] += m * diff[a];
@@ -82,6 +90,18 @@ inline void AttractImpl(const CsrView& P, float p_scale, const float* Y, int64_t
       out[i * kDims + a] = s;
     }
   }
+}
+
+template <int kDims, int kDof, int W>
+inline void AttractImpl(const CsrView& P, float p_scale, const float* Y, int64_t row_begin,
+                        int64_t row_end, float* out) {
+  AttractRows<kDims, kDof, W>(P, p_scale, Y, row_begin, row_end, 0.0f, out);  // (alpha unused)
+}
+
+template <int kDims, int W>
+inline void AttractHeavyTailImpl(const CsrView& P, float p_scale, const float* Y,
+                                 int64_t row_begin, int64_t row_end, float alpha, float* out) {
+  AttractRows<kDims, kHeavyTailDof, W>(P, p_scale, Y, row_begin, row_end, alpha, out);
 }
 
 // Row sums in float lanes, each row's lanes added in lane order in double.

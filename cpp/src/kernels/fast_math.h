@@ -3,6 +3,7 @@
 //   ReciprocalLanes  1 / x: a division, or on AVX-512 rcp14 + one Newton step (~1 ulp)
 //   LogLanes         log(x) for finite x > 0, float, relative error ~1e-7 (atanh series)
 //   ExpNonPositive   exp(x) for x <= 0, float64, a couple of ulps (Cody-Waite + Taylor)
+//   UnitPowLanes     x^alpha for x in (0, 1], float: exp(alpha log x) by the two above
 #pragma once
 
 #include <cstdint>
@@ -112,6 +113,29 @@ __attribute__((always_inline)) inline D ExpNonPositive(D x) {
   const D s2 = reinterpret_cast<D>((k2 + 1023) << 52);
   const D e = (q * s1) * s2;
   return underflow ? D{} : e;
+}
+
+// x^alpha for x in (0, 1] (normal floats) and alpha > 0, lane-wise: exp(alpha log x) with
+// the float log (absolute error ~1e-7 |log x|, so relative error ~1e-7 alpha |log x| in
+// the result) and the exp in float64 over the two halves of the vector, rounded back.
+// An x above 1 by an ulp or two (a reciprocal estimate) still gives the right power.
+template <int W>
+__attribute__((always_inline)) inline typename Lanes<W>::F UnitPowLanes(typename Lanes<W>::F x,
+                                                                        float alpha) {
+  using V = typename Lanes<W>::F;
+  using D = typename DoubleLanes<W>::D;
+  using I = typename DoubleLanes<W>::I;
+  using F = typename DoubleLanes<W>::F;
+  const V log_x = LogLanes<W>(x);
+  V out;
+  for (int half = 0; half < 2; ++half) {
+    F part;
+    __builtin_memcpy(&part, reinterpret_cast<const char*>(&log_x) + half * sizeof(F), sizeof(F));
+    const D e = ExpNonPositive<D, I>(__builtin_convertvector(part, D) * static_cast<double>(alpha));
+    const F rounded = __builtin_convertvector(e, F);
+    __builtin_memcpy(reinterpret_cast<char*>(&out) + half * sizeof(F), &rounded, sizeof(F));
+  }
+  return out;
 }
 
 }  // namespace

@@ -22,6 +22,8 @@ constexpr void FillShapeKernels(KernelTable& table) {
   table.attract[kDims - 1][0] = &AttractImpl<kDims, 1, W>;
   table.attract[kDims - 1][1] = &AttractImpl<kDims, 2, W>;
   table.log_sum[kDims - 1] = &LogSumImpl<kDims, W>;
+  table.interact_heavy_tail[kDims - 1] = &InteractHeavyTailImpl<kDims, W>;
+  table.attract_heavy_tail[kDims - 1] = &AttractHeavyTailImpl<kDims, W>;
   if constexpr (kDims < kMaxDims) FillShapeKernels<W, kDims + 1>(table);
 }
 

@@ -17,6 +17,9 @@ namespace acctsne::kernels {
 // Embedding dimensions and degrees of freedom with their own specialised kernels.
 inline constexpr int kMaxDims = 3;
 inline constexpr int kMaxDof = 2;
+// The dof template argument of the heavy-tailed kernels (openTSNE / FIt-SNE "dof"), whose
+// alpha = heavy_tail_dof is a run-time argument instead.
+inline constexpr int kHeavyTailDof = 0;
 
 // Width of a packed reference tile in the kNN distance kernel.
 inline constexpr int kRefTile = 64;
@@ -80,6 +83,13 @@ struct InteractionList {
 using InteractFn = void (*)(const float* const* pos, int n_points, const InteractionList& list,
                             float* const* force, float* z);
 
+// The same walk of the list with the heavy-tailed kernel of alpha > 0:
+//   u = alpha / (alpha + |p - e|^2),  w = u^alpha,  z[l] += c w,  force[a][l] += c w u (p - e)
+// (w = exp(alpha log u): LogLanes, then ExpNonPositive in float64).
+using InteractHeavyTailFn = void (*)(const float* const* pos, int n_points,
+                                     const InteractionList& list, float alpha,
+                                     float* const* force, float* z);
+
 // Attraction over the rows [row_begin, row_end) of P (acctsne/attraction.h), each entry
 // scaled by p_scale (the exaggeration: p_e = data[e] * p_scale, rounded as a float); row
 // r is the row of point i = P.PointOfRow(r):
@@ -90,6 +100,12 @@ using InteractFn = void (*)(const float* const* pos, int n_points, const Interac
 using AttractFn = void (*)(const CsrView& P, float p_scale, const float* Y, int64_t row_begin,
                            int64_t row_end, float* out);
 
+// The same with the heavy-tailed kernel of alpha > 0 (the gradient's attraction needs u,
+// not w): out[i] = sum_e p_e u_e (y_i - y_j),  u = alpha / (alpha + |y_i - y_j|^2).
+using AttractHeavyTailFn = void (*)(const CsrView& P, float p_scale, const float* Y,
+                                    int64_t row_begin, int64_t row_end, float alpha,
+                                    float* out);
+
 // sum over the entries of rows [row_begin, row_end) of p_e log(1 + |y_i - y_j|^2 / dof)
 // (p_e = data[e] * p_scale, as in the attraction),
 // the only per-entry part of the KL divergence (acctsne/attraction.h). Vectorised log
@@ -98,7 +114,8 @@ using LogSumFn = double (*)(const CsrView& P, float p_scale, const float* Y, int
                             int64_t row_end, float dof);
 
 // One SIMD level's kernels, filled once at compile time (kernel_table.h). The
-// shape-specialised kernels are indexed [dims - 1][dof - 1] (log_sum: [dims - 1]).
+// shape-specialised kernels are indexed [dims - 1][dof - 1] (log_sum and the heavy-tailed
+// ones: [dims - 1]).
 struct KernelTable {
   DotTileFn dot_tile = nullptr;
   SquaredDistanceFn squared_distance = nullptr;
@@ -108,6 +125,8 @@ struct KernelTable {
   InteractFn interact[kMaxDims][kMaxDof] = {};
   AttractFn attract[kMaxDims][kMaxDof] = {};
   LogSumFn log_sum[kMaxDims] = {};
+  InteractHeavyTailFn interact_heavy_tail[kMaxDims] = {};
+  AttractHeavyTailFn attract_heavy_tail[kMaxDims] = {};
 };
 
 // Each level's table, defined in its kernels_<level>.cpp (only the compiled levels link).
@@ -145,6 +164,14 @@ inline AttractFn GetAttract(SimdLevel level, int dims, int dof) {
 inline LogSumFn GetLogSum(SimdLevel level, int dims) {
   CheckKernelShape(dims, 1);
   return KernelsFor(level).log_sum[dims - 1];
+}
+inline InteractHeavyTailFn GetInteractHeavyTail(SimdLevel level, int dims) {
+  CheckKernelShape(dims, 1);
+  return KernelsFor(level).interact_heavy_tail[dims - 1];
+}
+inline AttractHeavyTailFn GetAttractHeavyTail(SimdLevel level, int dims) {
+  CheckKernelShape(dims, 1);
+  return KernelsFor(level).attract_heavy_tail[dims - 1];
 }
 
 }  // namespace acctsne::kernels
