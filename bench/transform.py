@@ -34,11 +34,12 @@ import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.neighbors import KNeighborsClassifier
 
-import _local
 from acctsne import TSNE
 from acctsne._affinities import affinities_from_data
 from acctsne._evaluate import kl_divergence_exact, new_point_neighborhood_preservation
 from acctsne.benchmark import libraries, report
+
+import _local
 
 N_TRAIN = 60_000
 

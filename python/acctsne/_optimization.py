@@ -24,6 +24,7 @@ __all__ = [
     "make_engine",
     "run_schedule",
     "sklearn_schedule",
+    "unexaggerated_kl",
 ]
 
 # Iterations of early exaggeration, and between progress checks (sklearn's constants).
@@ -80,13 +81,20 @@ def sklearn_schedule(
     ]
 
 
+def unexaggerated_kl(kl_divergence, exaggeration):
+    """KL(P || Q) from the KL of the exaggerated ``exaggeration * P`` (P sums to 1):
+    ``KL(aP || Q) = a (KL(P || Q) + log a)``."""
+    if exaggeration == 1:
+        return kl_divergence
+    return kl_divergence / exaggeration - float(np.log(exaggeration))
+
+
 def make_engine(
     P,
     *,
     method,
     n_components,
     degrees_of_freedom,
-    heavy_tail_dof=None,
     angle=0.5,
     fft_interpolation_points=3,
     fft_min_intervals=50,

@@ -48,6 +48,7 @@ from ._optimization import (
     make_engine,
     run_schedule,
     sklearn_schedule,
+    unexaggerated_kl,
 )
 from ._progress import Reporter, as_callback_list
 from ._transform import TransformSettings, make_field, transform_new_points
@@ -482,6 +483,9 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             engine.close()
 
         self.n_iter_ = it
+        if self.exaggeration is not None and it >= self._EXPLORATION_MAX_ITER:
+            # The last phase optimised an exaggerated P; report the KL of P itself.
+            kl_divergence = unexaggerated_kl(kl_divergence, self.exaggeration)
         if self.verbose:
             print(f"[t-SNE] KL divergence after {it + 1:d} iterations: {kl_divergence:f}")
         self.kl_divergence_ = kl_divergence
@@ -853,6 +857,7 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 start + max_iter if reporter.stopped_at is None else reporter.stopped_at
             )
             engine.close()
+        kl_divergence = unexaggerated_kl(kl_divergence, exaggeration)
         if self.verbose:
             print(f"[t-SNE] KL divergence after {it + 1:d} iterations: {kl_divergence:f}")
         self.embedding_ = Y.astype(self.embedding_.dtype, copy=False)
