@@ -7,7 +7,6 @@ import pytest
 from scipy.sparse import csr_matrix
 from scipy.spatial.distance import cdist
 
-from acctsne import _neighbors
 from acctsne._neighbors import query_neighbors
 
 
@@ -53,10 +52,9 @@ def test_a_reference_row_finds_itself_first(data):
     assert np.all(d2[:, :11] == 0)
 
 
-def test_same_result_for_any_batch_split_and_thread_count(data, monkeypatch):
+def test_same_result_for_any_batch_split_and_thread_count(data):
     reference, X_new = data
     idx, d2 = query_neighbors(reference, X_new, 20, n_threads=1)
-    monkeypatch.setattr(_neighbors, "_QUERY_BLOCK_ENTRIES", 7 * len(reference))
     for n_threads in (1, 2, 3):
         out = query_neighbors(reference, X_new, 20, n_threads=n_threads)
         np.testing.assert_array_equal(out[0], idx)
@@ -111,3 +109,15 @@ def test_precomputed_distances_to_the_reference(data):
     ref_idx, ref_d2 = brute_force(reference, X_new, 9, "euclidean")
     np.testing.assert_array_equal(idx, ref_idx)
     np.testing.assert_allclose(d2, ref_d2, rtol=1e-6)
+
+
+def test_ties_at_the_kth_place_go_to_the_lower_index():
+    # Small integers: many rows at exactly the k-th distance, which float32 rounding of
+    # the selection would order arbitrarily.
+    rng = np.random.default_rng(3)
+    reference = rng.integers(0, 3, size=(500, 6)).astype(np.float64)
+    X_new = rng.integers(0, 3, size=(80, 6)).astype(np.float64)
+    idx, d2 = query_neighbors(reference, X_new, 12)
+    ref_idx, ref_d2 = brute_force(reference, X_new, 12)
+    np.testing.assert_array_equal(idx, ref_idx)
+    np.testing.assert_array_equal(d2, ref_d2.astype(np.float32))

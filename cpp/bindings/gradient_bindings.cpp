@@ -39,7 +39,7 @@ acctsne::ProgressFn MakeProgress(const std::optional<py::function>& callback) {
 }
 
 py::array_t<float, py::array::c_style> RequireEmbedding(const py::array& Y) {
-  if (!Y.dtype().is(py::dtype::of<float>()) || !(Y.flags() & py::array::c_style) ||
+  if (!Y.dtype().equal(py::dtype::of<float>()) || !(Y.flags() & py::array::c_style) ||
       !Y.writeable() || Y.ndim() != 2)
     throw acctsne::InvalidArgument("Y must be a writeable C-contiguous float32 2-D array");
   return py::reinterpret_borrow<py::array_t<float, py::array::c_style>>(Y);
@@ -68,7 +68,7 @@ class Engine {
       auto indptr = CArray<int64_t>::ensure(t[0]);
       auto data = CArray<float>::ensure(t[2]);
       py::array indices_in = py::array::ensure(t[1]);
-      const bool borrow = indices_in && indices_in.dtype().is(py::dtype::of<int32_t>()) &&
+      const bool borrow = indices_in && indices_in.dtype().equal(py::dtype::of<int32_t>()) &&
                           (indices_in.flags() & py::array::c_style) && indices_in.writeable();
       auto indices = borrow ? py::reinterpret_borrow<py::array_t<int32_t>>(indices_in)
                             : py::array_t<int32_t>(CArray<int32_t>::ensure(t[1]));

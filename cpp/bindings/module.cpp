@@ -43,7 +43,7 @@ acctsne::SimdLevel ResolveLevel(const std::optional<std::string>& name) {
 py::tuple KnnExact(const py::array& X_any, int64_t k, const py::object& n_threads,
                    const std::optional<std::string>& simd_level) {
   const acctsne::SimdLevel level = ResolveLevel(simd_level);
-  const bool is_double = X_any.dtype().is(py::dtype::of<double>());
+  const bool is_double = X_any.dtype().equal(py::dtype::of<double>());
   py::array X = is_double ? py::array(CArray<double>::ensure(X_any))
                           : py::array(CArray<float>::ensure(X_any));
   if (!X || X.ndim() != 2) throw acctsne::InvalidArgument("X must be a 2-D numeric array");
@@ -63,9 +63,40 @@ py::tuple KnnExact(const py::array& X_any, int64_t k, const py::object& n_thread
   return py::make_tuple(indices, sq_dist);
 }
 
+// The queries take the reference's dtype (float32 or float64).
+py::tuple KnnQuery(const py::array& reference_any, const py::array& queries_any, int64_t k,
+                   const py::object& n_threads, const std::optional<std::string>& simd_level) {
+  const acctsne::SimdLevel level = ResolveLevel(simd_level);
+  const bool is_double = reference_any.dtype().equal(py::dtype::of<double>());
+  py::array R = is_double ? py::array(CArray<double>::ensure(reference_any))
+                          : py::array(CArray<float>::ensure(reference_any));
+  py::array Q = is_double ? py::array(CArray<double>::ensure(queries_any))
+                          : py::array(CArray<float>::ensure(queries_any));
+  if (!R || R.ndim() != 2 || !Q || Q.ndim() != 2)
+    throw acctsne::InvalidArgument("reference and queries must be 2-D numeric arrays");
+  const int64_t n_ref = R.shape(0), d = R.shape(1), n_q = Q.shape(0);
+  RequireShape(Q, "queries", n_q, d);
+  py::array_t<int32_t> indices({n_q, k});
+  py::array_t<float> sq_dist({n_q, k});
+  int32_t* idx_ptr = indices.mutable_data();
+  float* dist_ptr = sq_dist.mutable_data();
+  const void* r_ptr = R.data();
+  const void* q_ptr = Q.data();
+  RunWithoutGil(n_threads, [&](ThreadPool& pool) {
+    if (is_double) {
+      acctsne::QueryKnn(static_cast<const double*>(r_ptr), n_ref, static_cast<const double*>(q_ptr),
+                        n_q, d, k, level, pool, idx_ptr, dist_ptr);
+    } else {
+      acctsne::QueryKnn(static_cast<const float*>(r_ptr), n_ref, static_cast<const float*>(q_ptr),
+                        n_q, d, k, level, pool, idx_ptr, dist_ptr);
+    }
+  });
+  return py::make_tuple(indices, sq_dist);
+}
+
 py::tuple RefineNeighbors(const py::array& X_any, const CArray<int32_t>& neighbors,
                           const py::object& n_threads) {
-  const bool is_double = X_any.dtype().is(py::dtype::of<double>());
+  const bool is_double = X_any.dtype().equal(py::dtype::of<double>());
   py::array X = is_double ? py::array(CArray<double>::ensure(X_any))
                           : py::array(CArray<float>::ensure(X_any));
   if (!X || X.ndim() != 2) throw acctsne::InvalidArgument("X must be a 2-D numeric array");
@@ -156,7 +187,7 @@ py::tuple JointProbabilitiesNN(const CArray<int32_t>& neighbors, const py::array
                                const py::object& perplexity, const py::object& n_threads,
                                bool overwrite_distances) {
   const Perplexities perplexities = ToPerplexities(perplexity);
-  const bool in_place = overwrite_distances && sq_dist_any.dtype().is(py::dtype::of<float>()) &&
+  const bool in_place = overwrite_distances && sq_dist_any.dtype().equal(py::dtype::of<float>()) &&
                         (sq_dist_any.flags() & py::array::c_style) && sq_dist_any.writeable();
   auto sq_dist = in_place ? py::reinterpret_borrow<py::array_t<float>>(sq_dist_any)
                           : py::array_t<float>(CArray<float>::ensure(sq_dist_any));
@@ -274,6 +305,10 @@ PYBIND11_MODULE(_core, m) {
 
   m.def("knn_exact", &KnnExact, py::arg("X"), py::arg("k"), py::arg("n_threads") = 1,
         py::arg("simd_level") = py::none(), "Exact kNN: (indices int32, squared distances float32).");
+  m.def("knn_query", &KnnQuery, py::arg("reference"), py::arg("queries"), py::arg("k"),
+        py::arg("n_threads") = 1, py::arg("simd_level") = py::none(),
+        "Exact kNN of query rows among reference rows: (indices int32, squared distances "
+        "float32).");
   m.def("refine_neighbors", &RefineNeighbors, py::arg("X"), py::arg("neighbors"),
         py::arg("n_threads") = 1,
         "Exact distances for a given kNN graph, rows sorted: (indices int32, sq distances).");

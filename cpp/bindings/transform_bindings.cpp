@@ -68,7 +68,7 @@ py::tuple EmbedNewPoints(const Field& field, const CArray<int64_t>& indptr,
                          const py::array& Y_any, const std::vector<std::tuple<int, double, double>>& phases,
                          double learning_rate, double max_grad_norm, int n_iter_report,
                          const py::object& n_threads, const std::optional<py::function>& progress) {
-  if (!Y_any.dtype().is(py::dtype::of<float>()) || !(Y_any.flags() & py::array::c_style) ||
+  if (!Y_any.dtype().equal(py::dtype::of<float>()) || !(Y_any.flags() & py::array::c_style) ||
       !Y_any.writeable() || Y_any.ndim() != 2)
     throw acctsne::InvalidArgument("Y must be a writeable C-contiguous float32 2-D array");
   auto Y = py::reinterpret_borrow<py::array_t<float, py::array::c_style>>(Y_any);

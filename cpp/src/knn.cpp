@@ -125,19 +125,32 @@ struct SelectionRows {
   std::vector<float> norms;  // |row|^2
 };
 
+// The affine map of the selection: (x - mean) * scale, scale = 1 / max |x - mean|.
+struct Centring {
+  std::vector<double> mean;
+  double scale = 1.0;
+};
+
 template <typename T>
-SelectionRows CentreAndRescale(const T* X, int64_t n, int64_t d, ThreadPool& pool) {
-  std::vector<double> mean(static_cast<size_t>(d), 0.0);
+Centring CentringOf(const T* X, int64_t n, int64_t d) {
+  Centring c;
+  c.mean.assign(static_cast<size_t>(d), 0.0);
   for (int64_t i = 0; i < n; ++i)
-    for (int64_t f = 0; f < d; ++f) mean[f] += static_cast<double>(X[i * d + f]);
-  for (auto& m : mean) m /= static_cast<double>(n);
+    for (int64_t f = 0; f < d; ++f) c.mean[f] += static_cast<double>(X[i * d + f]);
+  for (auto& m : c.mean) m /= static_cast<double>(n);
   double max_abs = 0.0;
   for (int64_t i = 0; i < n; ++i)
     for (int64_t f = 0; f < d; ++f)
-      max_abs = std::max(max_abs, std::abs(static_cast<double>(X[i * d + f]) - mean[f]));
+      max_abs = std::max(max_abs, std::abs(static_cast<double>(X[i * d + f]) - c.mean[f]));
   if (!std::isfinite(max_abs)) throw NumericalError("kNN: input contains non-finite values");
-  const double scale = max_abs > 0.0 ? 1.0 / max_abs : 1.0;
+  c.scale = max_abs > 0.0 ? 1.0 / max_abs : 1.0;
+  return c;
+}
 
+// X's rows mapped by `c` into float32, with their squared norms.
+template <typename T>
+SelectionRows ApplyCentring(const T* X, int64_t n, int64_t d, const Centring& c,
+                            ThreadPool& pool) {
   SelectionRows sel;
   sel.rows.resize(static_cast<size_t>(n * d));
   sel.norms.resize(static_cast<size_t>(n));
@@ -146,7 +159,7 @@ SelectionRows CentreAndRescale(const T* X, int64_t n, int64_t d, ThreadPool& poo
       float* row = &sel.rows[static_cast<size_t>(i * d)];
       double norm = 0.0;
       for (int64_t f = 0; f < d; ++f) {
-        const float v = static_cast<float>((static_cast<double>(X[i * d + f]) - mean[f]) * scale);
+        const float v = static_cast<float>((static_cast<double>(X[i * d + f]) - c.mean[f]) * c.scale);
         row[f] = v;
         norm += static_cast<double>(v) * v;
       }
@@ -154,6 +167,11 @@ SelectionRows CentreAndRescale(const T* X, int64_t n, int64_t d, ThreadPool& poo
     }
   });
   return sel;
+}
+
+template <typename T>
+SelectionRows CentreAndRescale(const T* X, int64_t n, int64_t d, ThreadPool& pool) {
+  return ApplyCentring(X, n, d, CentringOf(X, n, d), pool);
 }
 
 // Rows w = (V^T x, rho(x)) for the orthonormal basis V (m vectors): the squared distance
@@ -189,16 +207,32 @@ std::vector<float> BoundRows(const SelectionRows& sel, int64_t n, int64_t d,
   return w;
 }
 
-// Exact float64 distances from row i to its k neighbours `cols`, written in increasing
+// The exact float64 squared distance of two rows (the float kernel for float rows).
+template <typename T>
+double ExactSquaredDistance(const T* a, const T* b, int64_t d,
+                            kernels::SquaredDistance64Fn squared_distance64) {
+  if constexpr (std::is_same_v<T, float>) {
+    return squared_distance64(a, b, d);
+  } else {
+    return SquaredDistanceDouble(a, b, d);
+  }
+}
+
+// QueryKnn keeps this many candidates beyond k before the exact distances decide.
+constexpr int64_t kQueryExtra = 8;
+// Bound on the float32 rounding of a selection value |q|^2 + |r|^2 - 2 q.r of d terms, per
+// feature and unit of |q|^2 + |r|^2 (a few ulps each; generous).
+constexpr double kQuerySlack = 4.0 / (1 << 24);
+
+// Exact float64 distances from the row xi to its k neighbours `cols` (rows of X), written in increasing
 // (distance, index) order.
 template <typename T>
-void SortRowByDistance(const T* X, int64_t d, int64_t i, const int32_t* cols, int64_t k,
+void SortRowByDistance(const T* xi, const T* X, int64_t d, const int32_t* cols, int64_t k,
                        kernels::SquaredDistance64Fn squared_distance64, int32_t* out_indices,
                        float* out_sq_distances) {
   constexpr int64_t kAhead = static_cast<int64_t>(kPrefetchAhead);
   thread_local std::vector<std::pair<double, int32_t>> row;
   row.resize(static_cast<size_t>(k));
-  const T* xi = X + i * d;
   for (int64_t m = 0; m < k; ++m) {
     if (m + kAhead < k) PrefetchRow(X + static_cast<int64_t>(cols[m + kAhead]) * d, d);
     const T* xj = X + static_cast<int64_t>(cols[m]) * d;
@@ -447,8 +481,8 @@ void ExactKnn(const T* X, int64_t n, int64_t d, int64_t k, SimdLevel level, Thre
       const std::pair<float, int32_t>* pairs = heaps[static_cast<size_t>(s)].Finish();
       for (int64_t m = 0; m < k; ++m) kept[static_cast<size_t>(m)] = pairs[m].second;
       const int64_t i = perm[s];
-      SortRowByDistance(X, d, i, kept.data(), k, squared_distance64, out_indices + i * k,
-                        out_sq_distances + i * k);
+      SortRowByDistance(X + i * d, X, d, kept.data(), k, squared_distance64,
+                        out_indices + i * k, out_sq_distances + i * k);
     }
   });
 }
@@ -466,8 +500,114 @@ void RefineNeighbors(const T* X, int64_t n, int64_t d, int64_t k, SimdLevel leve
     std::vector<int32_t> row(static_cast<size_t>(k));
     for (int64_t i = begin; i < end; ++i) {
       std::copy_n(indices + i * k, k, row.begin());
-      SortRowByDistance(X, d, i, row.data(), k, squared_distance64, indices + i * k,
+      SortRowByDistance(X + i * d, X, d, row.data(), k, squared_distance64, indices + i * k,
                         out_sq_distances + i * k);
+    }
+  });
+}
+
+template <typename T>
+void QueryKnn(const T* reference, int64_t n_ref, const T* queries, int64_t n_queries, int64_t d,
+              int64_t k, SimdLevel level, ThreadPool& pool, int32_t* out_indices,
+              float* out_sq_distances) {
+  ACCTSNE_CHECK(n_ref >= 1 && d >= 1, "kNN query needs a reference of at least 1 row and 1 "
+                "feature, got ", n_ref, " x ", d);
+  ACCTSNE_CHECK(k >= 1 && k <= n_ref, "n_neighbors must be in [1, ", n_ref, "], got ", k);
+  ACCTSNE_CHECK(n_ref < std::numeric_limits<int32_t>::max(), "too many samples for kNN: ", n_ref);
+  if (n_queries == 0) return;
+  const kernels::DotTileFn dot_tile = kernels::GetDotTile(level);
+  const kernels::SquaredDistance64Fn squared_distance64 = kernels::GetSquaredDistance64(level);
+
+  // Both sides mapped by the reference's centring, so a query's float32 values depend on
+  // the reference and the query alone.
+  const Centring centring = CentringOf(reference, n_ref, d);
+  for (int64_t e = 0; e < n_queries * d; ++e)
+    if (!std::isfinite(static_cast<double>(queries[e])))
+      throw NumericalError("kNN: input contains non-finite values");
+  SelectionRows ref = ApplyCentring(reference, n_ref, d, centring, pool);
+  const SelectionRows query = ApplyCentring(queries, n_queries, d, centring, pool);
+  const int64_t n_tiles = NumBlocks(n_ref, kTile);
+  std::vector<float> norms(static_cast<size_t>(n_tiles * kTile),
+                           std::numeric_limits<float>::infinity());
+  std::vector<float> tiles(static_cast<size_t>(n_tiles * d * kTile), 0.0f);
+  ParallelForRange(pool, n_ref, 1024, [&](int64_t begin, int64_t end) {
+    for (int64_t j = begin; j < end; ++j) {
+      const float* row = &ref.rows[static_cast<size_t>(j * d)];
+      float* tile = &tiles[static_cast<size_t>((j / kTile) * d * kTile)];
+      for (int64_t f = 0; f < d; ++f) tile[f * kTile + j % kTile] = row[f];
+      norms[static_cast<size_t>(j)] = ref.norms[static_cast<size_t>(j)];
+    }
+  });
+  std::vector<float>().swap(ref.rows);
+
+  // Each block of queries sweeps every tile; its rows keep the k_sel = k + kQueryExtra
+  // smallest (value, index) offers. Those get exact float64 distances and the first k by
+  // (distance, index) are the answer, unless a float32 rounding could hide a closer (or
+  // tied, lower-index) row: then the row is searched exhaustively in float64. So the result
+  // is the exact k nearest with ties to the lower index.
+  const int64_t k_sel = std::min(n_ref, k + kQueryExtra);
+  const float max_norm = *std::max_element(norms.begin(), norms.begin() + n_ref);
+  const double scale2 = centring.scale * centring.scale;
+  ParallelForRange(pool, n_queries, kQueryBlock, [&](int64_t begin, int64_t end) {
+    const int nq = static_cast<int>(end - begin);
+    const int64_t capacity = TopK::Capacity(k_sel);
+    std::vector<std::pair<float, int32_t>> buffer(static_cast<size_t>(nq * capacity));
+    std::vector<TopK> heaps;
+    heaps.reserve(static_cast<size_t>(nq));
+    for (int q = 0; q < nq; ++q)
+      heaps.emplace_back(&buffer[static_cast<size_t>(q * capacity)], k_sel);
+    std::vector<float> dists(static_cast<size_t>(nq) * kTile), thresholds(static_cast<size_t>(nq));
+    std::vector<uint64_t> masks(static_cast<size_t>(nq)), unused(static_cast<size_t>(nq));
+    for (int q = 0; q < nq; ++q) thresholds[q] = heaps[q].threshold();
+    for (int64_t t = 0; t < n_tiles; ++t) {
+      pool.check_interrupt();
+      dot_tile(&query.rows[static_cast<size_t>(begin * d)], d, nq,
+               &tiles[static_cast<size_t>(t * d * kTile)], static_cast<int>(d),
+               &query.norms[static_cast<size_t>(begin)], &norms[static_cast<size_t>(t * kTile)],
+               thresholds.data(), dists.data(), masks.data(), nullptr, unused.data());
+      for (int q = 0; q < nq; ++q) {
+        if (masks[q] == 0) continue;
+        const float* dq = &dists[static_cast<size_t>(q) * kTile];
+        for (uint64_t bits = masks[q]; bits != 0; bits &= bits - 1) {
+          const int r = LowestBit(bits);
+          const int64_t j = t * kTile + r;
+          if (j < n_ref) heaps[q].push(std::max(dq[r], 0.0f), static_cast<int32_t>(j));
+        }
+        thresholds[q] = heaps[q].threshold();
+      }
+    }
+    std::vector<std::pair<double, int32_t>> row;
+    for (int q = 0; q < nq; ++q) {
+      const int64_t i = begin + q;
+      const T* xi = queries + i * d;
+      const std::pair<float, int32_t>* pairs = heaps[q].Finish();
+      float v_last = 0.0f;
+      row.resize(static_cast<size_t>(k_sel));
+      for (int64_t m = 0; m < k_sel; ++m) {
+        v_last = std::max(v_last, pairs[m].first);
+        row[static_cast<size_t>(m)] = {ExactSquaredDistance(xi, reference + int64_t{pairs[m].second} * d,
+                                                            d, squared_distance64),
+                                       pairs[m].second};
+      }
+      std::sort(row.begin(), row.end());
+      // Every row left out has a float32 value >= v_last, so an exact distance of at least
+      // v_last - error; the kept k-th must be below that (in the selection's units).
+      const double error = kQuerySlack * (static_cast<double>(d) + 4.0) *
+                           (static_cast<double>(query.norms[static_cast<size_t>(i)]) + max_norm);
+      const bool complete = k_sel == n_ref || row[static_cast<size_t>(k - 1)].first * scale2 <
+                                                   static_cast<double>(v_last) - error;
+      if (!complete) {
+        row.resize(static_cast<size_t>(n_ref));
+        for (int64_t j = 0; j < n_ref; ++j)
+          row[static_cast<size_t>(j)] = {ExactSquaredDistance(xi, reference + j * d, d,
+                                                              squared_distance64),
+                                         static_cast<int32_t>(j)};
+        std::partial_sort(row.begin(), row.begin() + k, row.end());
+      }
+      for (int64_t m = 0; m < k; ++m) {
+        out_indices[i * k + m] = row[static_cast<size_t>(m)].second;
+        out_sq_distances[i * k + m] = static_cast<float>(row[static_cast<size_t>(m)].first);
+      }
     }
   });
 }
@@ -480,5 +620,10 @@ template void RefineNeighbors<float>(const float*, int64_t, int64_t, int64_t, Si
                                      ThreadPool&, int32_t*, float*);
 template void RefineNeighbors<double>(const double*, int64_t, int64_t, int64_t, SimdLevel,
                                       ThreadPool&, int32_t*, float*);
+
+template void QueryKnn<float>(const float*, int64_t, const float*, int64_t, int64_t, int64_t,
+                              SimdLevel, ThreadPool&, int32_t*, float*);
+template void QueryKnn<double>(const double*, int64_t, const double*, int64_t, int64_t, int64_t,
+                               SimdLevel, ThreadPool&, int32_t*, float*);
 
 }  // namespace acctsne

@@ -17,7 +17,6 @@ Distances are returned squared for every metric, as scikit-learn's TSNE squares 
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from time import time
 from typing import NamedTuple
 
@@ -28,7 +27,7 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.utils.validation import check_non_negative
 
 from . import _ann, _core
-from ._config import resolve_n_threads, thread_count
+from ._config import resolve_n_threads
 
 __all__ = [
     "AUTO_APPROX_MIN_SAMPLES",
@@ -43,8 +42,6 @@ __all__ = [
 # neighbors="auto": approximate neighbours (when faiss is installed) from this many
 # samples on; below it the exact search is about as fast (bench/results/ann.md).
 AUTO_APPROX_MIN_SAMPLES = 300_000
-# query_neighbors: float64 entries of one block of query-to-reference distances.
-_QUERY_BLOCK_ENTRIES = 1 << 22
 
 
 class Neighbors(NamedTuple):
@@ -297,7 +294,8 @@ def query_neighbors(
         Neighbours per query row (at most n_reference).
     metric : str or callable, default='euclidean'
         As in :func:`nearest_neighbors`. Dense 'euclidean' without metric_params is
-        searched exactly in numpy (a matrix product screens, exact differences rank);
+        searched exactly by acctsne's C++ kNN (float32 selection in the reference's
+        centring, exact float64 distances of the neighbours kept, as in the fit);
         every other metric and sparse input by brute force over scikit-learn's
         :func:`~sklearn.metrics.pairwise_distances_chunked`. With 'precomputed', X_new
         holds the distances to the reference rows: dense, ranked directly; a sparse graph,
@@ -321,22 +319,42 @@ def query_neighbors(
     if n_threads is None:
         n_threads = resolve_n_threads(n_jobs)
     if uses_native_search(X_new, metric, metric_params) and not issparse(reference):
-        return _query_euclidean(
-            np.asarray(reference, dtype=np.float64),
-            np.asarray(X_new, dtype=np.float64),
-            n_neighbors,
-            n_threads,
+        # acctsne's C++ search (cpp/src/knn.cpp QueryKnn), in the reference's dtype.
+        reference = np.asarray(reference)
+        dtype = np.float64 if reference.dtype == np.float64 else np.float32
+        _check_n_neighbors(n_neighbors, reference.shape[0])
+        return _core.knn_query(
+            np.ascontiguousarray(reference, dtype=dtype),
+            np.ascontiguousarray(X_new, dtype=dtype),
+            int(n_neighbors),
+            n_threads=n_threads,
         )
     precomputed = isinstance(metric, str) and metric == "precomputed"
     if precomputed and issparse(X_new):
-        # A sparse graph of distances to the reference rows, with scikit-learn's checks;
-        # equal distances across the k-th place are scikit-learn's choice, the returned
-        # rows are then ordered by (distance, index).
-        knn = NearestNeighbors(n_jobs=n_jobs, n_neighbors=n_neighbors, metric="precomputed")
-        graph = knn.fit(reference).kneighbors_graph(X_new, mode="distance").tocsr()
-        indices, sq_distances = _squared_graph_arrays(graph, X_new.shape[0], n_neighbors)
-        order = np.lexsort((indices, sq_distances), axis=-1)
-        return np.take_along_axis(indices, order, 1), np.take_along_axis(sq_distances, order, 1)
+        # A sparse graph of distances to the reference rows: each row's k smallest stored
+        # distances, by (distance, index).
+        graph = X_new.tocsr()
+        if graph.shape[1] != reference.shape[0]:
+            raise ValueError(
+                f"With metric='precomputed', X_new must hold the distances to the "
+                f"{reference.shape[0]} reference rows, got shape {graph.shape}"
+            )
+        check_non_negative(graph, "query_neighbors(). With metric='precomputed', X_new")
+        _check_n_neighbors(n_neighbors, reference.shape[0])
+        counts = np.diff(graph.indptr)
+        if np.any(counts < n_neighbors):
+            row = int(np.argmax(counts < n_neighbors))
+            raise ValueError(
+                f"With metric='precomputed', each row of a sparse X_new needs at least "
+                f"{n_neighbors} stored distances; row {row} has {counts[row]}"
+            )
+        indices = np.empty((graph.shape[0], n_neighbors), dtype=np.int32)
+        sq_distances = np.empty((graph.shape[0], n_neighbors), dtype=np.float32)
+        for row in range(graph.shape[0]):
+            span = slice(graph.indptr[row], graph.indptr[row + 1])
+            values = (graph.data[span].astype(np.float64) ** 2).astype(np.float32)
+            _keep_nearest(indices, sq_distances, row, graph.indices[span], values, n_neighbors)
+        return indices, sq_distances
     if precomputed:
         X_new = np.asarray(X_new, dtype=np.float64)
         if X_new.ndim != 2 or X_new.shape[1] != reference.shape[0]:
@@ -379,49 +397,4 @@ def _query_blocks(blocks, n_new, n_reference, k):
             candidates = np.flatnonzero(d2[row] <= kth[row])
             _keep_nearest(indices, sq_distances, start + row, candidates, d2[row, candidates], k)
         start += d2.shape[0]
-    return indices, sq_distances
-
-
-def _query_euclidean(reference, X_new, k, n_threads):
-    """Exact squared euclidean kNN of X_new's rows among reference's rows, blockwise.
-
-    A block's distances are first estimated as |q|^2 + |r|^2 - 2 q.r (one matrix product);
-    every reference row within a rounding margin of the k-th estimate is a candidate, and
-    the candidates' distances are recomputed from the differences, row by row. Only those
-    exact values rank the neighbours, so a row's result never depends on the block it was
-    computed in.
-    """
-    n_new, n_ref = X_new.shape[0], reference.shape[0]
-    _check_n_neighbors(k, n_ref)
-    ref_sq = np.einsum("ij,ij->i", reference, reference)
-    # Error of the expanded form: a few ulps of |q|^2 + |r|^2 per term of the dot product.
-    slack = 4.0 * (reference.shape[1] + 4) * np.finfo(np.float64).eps
-    ref_sq_max = float(ref_sq.max()) if n_ref else 0.0
-    indices = np.empty((n_new, k), dtype=np.int32)
-    sq_distances = np.empty((n_new, k), dtype=np.float32)
-    block = max(1, _QUERY_BLOCK_ENTRIES // max(n_ref, 1))
-
-    def run(start):
-        queries = X_new[start : start + block]
-        q_sq = np.einsum("ij,ij->i", queries, queries)
-        estimate = queries @ reference.T
-        estimate *= -2.0
-        estimate += q_sq[:, None]
-        estimate += ref_sq[None, :]
-        kth = np.partition(estimate, k - 1, axis=1)[:, k - 1]
-        margin = slack * (q_sq + ref_sq_max) + np.abs(kth) * 2.0**-20
-        for row, query in enumerate(queries):
-            candidates = np.flatnonzero(estimate[row] <= kth[row] + margin[row])
-            diff = reference[candidates] - query
-            exact = (diff * diff).sum(axis=1).astype(np.float32)
-            _keep_nearest(indices, sq_distances, start + row, candidates, exact, k)
-
-    starts = range(0, n_new, block)
-    n_threads = thread_count(n_threads)
-    if n_threads == 1 or len(starts) == 1:
-        for start in starts:
-            run(start)
-    else:
-        with ThreadPoolExecutor(max_workers=n_threads) as pool:
-            list(pool.map(run, starts))
     return indices, sq_distances

@@ -740,6 +740,11 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         )
         if issparse(X):
             X = X.tocsr()
+        elif fitted_sparse:
+            raise ValueError(
+                "This TSNE was fitted on a sparse matrix; transform needs the new samples "
+                "as a sparse matrix too, got a dense array."
+            )
         if max_perplexity(perplexity) >= self.embedding_.shape[0]:
             raise ValueError(
                 f"perplexity ({perplexity}) must be less than the number of training "

@@ -36,6 +36,16 @@ template <typename T>
 void ExactKnn(const T* X, int64_t n, int64_t d, int64_t k, SimdLevel level, ThreadPool& pool,
               int32_t* out_indices, float* out_sq_distances);
 
+// The k nearest reference rows of every query row (TSNE.transform): no row is excluded (a
+// query equal to a reference row finds it at distance 0). Selection in float32 with the
+// reference's centring, then exact float64 distances and (distance, index) order, as in
+// ExactKnn. A query's result depends on that query and the reference only: the same for
+// any split of the queries and any thread count.
+template <typename T>
+void QueryKnn(const T* reference, int64_t n_ref, const T* queries, int64_t n_queries, int64_t d,
+              int64_t k, SimdLevel level, ThreadPool& pool, int32_t* out_indices,
+              float* out_sq_distances);
+
 // For a neighbour graph found elsewhere (an approximate search): indices (n x k, each row
 // k distinct other rows) are sorted in place by exact float64 distance, ties by index,
 // and the squared distances written (n x k). Invalid indices raise InvalidArgument.
