@@ -14,7 +14,7 @@ def python_blocks():
 
 def test_readme_examples_run(tmp_path, monkeypatch):
     blocks = python_blocks()
-    assert len(blocks) >= 6
+    assert len(blocks) >= 8
     monkeypatch.chdir(tmp_path)  # the plotting example writes a file
     namespace = {}
     for number, code in enumerate(blocks, start=1):
@@ -27,3 +27,10 @@ def test_readme_examples_run(tmp_path, monkeypatch):
     assert np.all(np.isfinite(namespace["Y_large"]))
     assert namespace["tsne"].n_iter_ == 499 and len(namespace["snapshots"]) == 5
     assert (tmp_path / "digits_tsne.png").stat().st_size > 10_000
+    assert namespace["Y_new"].shape == (297, 2)
+    np.testing.assert_array_equal(
+        namespace["Y_again"], namespace["model"].transform(namespace["X_new"])
+    )
+    for name in ("Y_tight", "Y_heavy", "Y_multi"):
+        assert namespace[name].shape == (1797, 2)
+        assert not np.array_equal(namespace[name], namespace["Y"])

@@ -13,7 +13,7 @@ PACKAGE = Path(acctsne.__file__).parent
 def _stub_functions():
     tree = ast.parse((PACKAGE / "_core.pyi").read_text())
     return {
-        node.name: [a.arg for a in node.args.args]
+        node.name: [a.arg for a in node.args.args + node.args.kwonlyargs]
         for node in tree.body
         if isinstance(node, ast.FunctionDef)
     }

@@ -95,6 +95,34 @@ class GradientEngine:
     def n_points(self) -> int: ...
     def close(self) -> None: ...
 
+class ReferenceField:
+    """The repulsion of a fixed reference embedding on new points (transform)."""
+
+    def __init__(
+        self,
+        Y: ArrayLike,
+        *,
+        kind: str = ...,
+        alpha: float = ...,
+        exponent: float = ...,
+        angle: float = ...,
+        n_interpolation_points: int = ...,
+        min_intervals: int = ...,
+        intervals_per_unit: float = ...,
+        max_intervals: int = ...,
+        grid_margin: float = ...,
+        n_threads: int | ThreadPool = ...,
+        convolve: Callable[[np.ndarray, np.ndarray], Any] | None = ...,
+    ) -> None: ...
+    @property
+    def n_reference(self) -> int: ...
+    @property
+    def dims(self) -> int: ...
+    @property
+    def fallback_count(self) -> int: ...
+    def evaluate(self, Y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+        """(z, F) at each row of Y: sum_j w and sum_j w u (y - y_j) (tests)."""
+
 def build_tree(Y: ArrayLike, n_threads: int | ThreadPool = ...) -> dict[str, Any]:
     """Build the Morton-ordered tree and return its arrays (for tests)."""
 
@@ -105,6 +133,22 @@ def conditional_probabilities(
     n_threads: int | ThreadPool = ...,
 ) -> tuple[Any, ...]:
     """Perplexity search, one perplexity or a list (averaged): (cond. P float64, betas)."""
+
+def embed_new_points(
+    field: ReferenceField,
+    indptr: ArrayLike,
+    indices: ArrayLike,
+    data: ArrayLike,
+    Y: np.ndarray,
+    *,
+    phases: list[tuple[int, float, float]],
+    learning_rate: float,
+    max_grad_norm: float = ...,
+    n_iter_report: int = ...,
+    n_threads: int | ThreadPool = ...,
+    progress: Callable[[int, float], Any] | None = ...,
+) -> tuple[int, float, bool]:
+    """Moves new points Y (float32, in place) in the field: (iterations, mean KL, stopped)."""
 
 def exact_gradient(
     Y: ArrayLike,
@@ -135,6 +179,15 @@ def knn_exact(
     X: np.ndarray, k: int, n_threads: int | ThreadPool = ..., simd_level: str | None = ...
 ) -> tuple[Any, ...]:
     """Exact kNN: (indices int32, squared distances float32)."""
+
+def knn_query(
+    reference: np.ndarray,
+    queries: np.ndarray,
+    k: int,
+    n_threads: int | ThreadPool = ...,
+    simd_level: str | None = ...,
+) -> tuple[Any, ...]:
+    """Exact kNN of query rows among reference rows: (indices int32, squared distances float32)."""
 
 def optimize(
     engine: GradientEngine,
