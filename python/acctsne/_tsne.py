@@ -73,7 +73,10 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         Dimension of the embedded space (1 to 3 for ``method='barnes_hut'``).
     perplexity : float, default=30.0
         Related to the number of nearest neighbours used (``3 * perplexity + 1``). Must
-        be less than the number of samples.
+        be less than the number of samples. (acctsne extension) A list of perplexities
+        gives multiscale affinities: each point's Gaussian kernels at every perplexity,
+        over the neighbours of the largest, are averaged (openTSNE's ``Multiscale``,
+        FIt-SNE's ``perplexity_list``).
     early_exaggeration : float, default=12.0
         Factor applied to P during the first 250 iterations.
     learning_rate : float or "auto", default="auto"
@@ -154,6 +157,22 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     progress_bar : bool, default=False
         (acctsne extension) Show the optimisation's progress as a bar (tqdm if
         installed, else one line on stderr), updated every 50 iterations.
+    exaggeration : float, default=None
+        (acctsne extension) Factor on P after the early-exaggeration phase (None: 1, as
+        scikit-learn). Values around 2-4 make the clusters of large data sets compact
+        (Kobak & Berens 2019). ``kl_divergence_`` is still that of P itself.
+    dof : float, default=None
+        (acctsne extension) Degrees of freedom of a heavy-tailed Student-t kernel
+        ``(1 + d^2 / dof)^-dof`` (openTSNE's and FIt-SNE's parametrisation; dof < 1 has
+        heavier tails and separates finer clusters, Kobak et al. 2019). None keeps
+        scikit-learn's kernel (``degrees_of_freedom = max(n_components - 1, 1)``); dof=1
+        is the same kernel as the default in 1-D and 2-D. Every method supports it.
+    keep_training_data : bool, default=True
+        (acctsne extension) Keep the training data and the affinities P in the model:
+        ``transform`` and ``optimize`` need them, and they are saved with it. Their
+        memory: the validated X (no copy when X was already a C-contiguous float array)
+        and about ``12 * n_samples * 3 * perplexity`` bytes for P. False fits without
+        keeping them.
 
     Attributes
     ----------
@@ -172,6 +191,9 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     method_ : str
         (acctsne extension) The gradient method used: 'barnes_hut', 'exact' or 'fft'
         (``method='auto'`` resolved).
+    affinities_ : scipy.sparse.csr_matrix or ndarray of shape (n_samples, n_samples)
+        (acctsne extension) The joint probabilities P of the fit (sparse; dense for
+        ``method='exact'``), kept unless ``keep_training_data=False``.
     phase_times_ : dict of str to float
         (acctsne extension) Seconds spent in each phase of the fit: 'knn', 'affinities'
         (perplexity search and symmetrisation), 'init', and the optimisation's phases
