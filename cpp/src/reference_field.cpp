@@ -126,6 +126,10 @@ class GridField : public ReferenceField {
                   kMaxNodes, "], got ", nodes_);
     ACCTSNE_CHECK(std::isfinite(params.grid_margin) && params.grid_margin >= 0.0,
                   "grid_margin must be >= 0, got ", params.grid_margin);
+    ACCTSNE_CHECK(params.grid.min_intervals >= 1 &&
+                      params.grid.max_intervals >= params.grid.min_intervals,
+                  "need 1 <= min_intervals <= max_intervals, got ", params.grid.min_intervals,
+                  " and ", params.grid.max_intervals);
     Layout(params);
     Fill(convolver);
   }

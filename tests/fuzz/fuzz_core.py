@@ -53,7 +53,7 @@ def csr(fdp, n):
 
 def one_input(raw):
     fdp = atheris.FuzzedDataProvider(raw)
-    target = fdp.ConsumeIntInRange(0, 6)
+    target = fdp.ConsumeIntInRange(0, 8)
     n = fdp.ConsumeIntInRange(0, 40)
     d = fdp.ConsumeIntInRange(0, 300 if fdp.ConsumeBool() else 6)
     threads = fdp.ConsumeIntInRange(1, 3)
@@ -89,6 +89,7 @@ def one_input(raw):
                 min_intervals=fdp.ConsumeIntInRange(0, 20),
                 intervals_per_unit=fdp.ConsumeFloat(),
                 max_intervals=fdp.ConsumeIntInRange(0, 20),
+                heavy_tail_dof=fdp.ConsumeFloat() if fdp.ConsumeBool() else 0.0,
             )
             convolve = _fft.convolver(threads) if target == 5 else None
             engine = _core.GradientEngine(params, csr(fdp, n), threads, convolve)
@@ -103,9 +104,47 @@ def one_input(raw):
                     learning_rate=fdp.ConsumeFloat(),
                 )
                 _core.optimize(engine, Y, phase)
-        else:
+        elif target == 6:
             dims = fdp.ConsumeIntInRange(0, 4)
             _core.build_tree(matrix(fdp, n, dims, np.float32), threads)
+        elif target == 7:  # transform's neighbour search
+            m = fdp.ConsumeIntInRange(0, 20)
+            d_query = d if fdp.ConsumeBool() else fdp.ConsumeIntInRange(0, 8)
+            _core.knn_query(matrix(fdp, n, d, dtype), matrix(fdp, m, d_query, dtype), k, threads)
+        else:  # transform: a reference field and a short descent of new points in it
+            dims = fdp.ConsumeIntInRange(0, 4)
+            kind = ["grid", "tree", "exact", "other"][fdp.ConsumeIntInRange(0, 3)]
+            field = _core.ReferenceField(
+                matrix(fdp, n, dims, np.float32),
+                kind=kind,
+                alpha=fdp.ConsumeFloat(),
+                exponent=fdp.ConsumeFloat(),
+                angle=fdp.ConsumeFloat(),
+                n_interpolation_points=fdp.ConsumeIntInRange(0, 9),
+                min_intervals=fdp.ConsumeIntInRange(0, 20),
+                intervals_per_unit=fdp.ConsumeFloat(),
+                max_intervals=fdp.ConsumeIntInRange(0, 20),
+                grid_margin=fdp.ConsumeFloat(),
+                n_threads=threads,
+                convolve=_fft.convolver(threads),
+            )
+            m = fdp.ConsumeIntInRange(0, 10)
+            indptr, indices, data = csr(fdp, m)
+            phases = [
+                (fdp.ConsumeIntInRange(-1, 3), fdp.ConsumeFloat(), fdp.ConsumeFloat())
+                for _ in range(fdp.ConsumeIntInRange(0, 2))
+            ]
+            _core.embed_new_points(
+                field,
+                indptr,
+                np.clip(indices, -2, n + 1).astype(np.int32),
+                data.astype(np.float64),
+                matrix(fdp, m, dims if fdp.ConsumeBool() else 2, np.float32),
+                phases=phases,
+                learning_rate=fdp.ConsumeFloat(),
+                max_grad_norm=fdp.ConsumeFloat(),
+                n_threads=threads,
+            )
     except ALLOWED as exc:
         if not str(exc):
             raise AssertionError(f"{type(exc).__name__} without a message") from exc
