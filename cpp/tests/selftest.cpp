@@ -2,6 +2,7 @@
 // and checks a few invariants. Built by `ACCTSNE_BUILD_TESTS=ON` for the sanitizer runs
 // (.ci/sanitize: AddressSanitizer + UndefinedBehaviorSanitizer, or ThreadSanitizer),
 // which catch memory and threading errors the Python tests cannot see.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -19,7 +20,9 @@
 #include "acctsne/knn.h"
 #include "acctsne/parallel.h"
 #include "acctsne/quadtree.h"
+#include "acctsne/reference_field.h"
 #include "acctsne/simd.h"
+#include "acctsne/transform.h"
 
 namespace {
 
@@ -146,6 +149,55 @@ void RunPipeline(int n_threads, int64_t n, int64_t d, int dims, const char* meth
   Check(threw, "k >= n rejected");
 }
 
+// transform: new points' neighbours among a reference, their P rows, and their descent in
+// each kind of reference field; a point's result must not depend on its batch.
+void RunTransform(int n_threads, int dims, acctsne::FieldKind kind) {
+  acctsne::ThreadPool pool(n_threads, nullptr);
+  const acctsne::SimdLevel level = acctsne::DefaultSimdLevel();
+  const int64_t n = 400, m = 70, d = 6, k = 16;
+  const std::vector<float> X = Blobs(n, d, 11), X_new = Blobs(m, d, 12);
+  std::vector<int32_t> idx(static_cast<size_t>(m * k));
+  std::vector<float> d2(static_cast<size_t>(m * k));
+  acctsne::QueryKnn(X.data(), n, X_new.data(), m, d, k, level, pool, idx.data(), d2.data());
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 1; j < k; ++j) Check(d2[i * k + j - 1] <= d2[i * k + j], "query rows sorted");
+  std::vector<double> rows(static_cast<size_t>(m * k)), betas(static_cast<size_t>(m));
+  acctsne::ConditionalProbabilities(d2.data(), m, k, false, 5.0f, level, pool, rows.data(),
+                                    betas.data());
+  std::vector<int64_t> indptr(static_cast<size_t>(m + 1));
+  for (int64_t i = 0; i <= m; ++i) indptr[static_cast<size_t>(i)] = i * k;
+
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal(0.0f, 10.0f);
+  std::vector<float> reference(static_cast<size_t>(n * dims));
+  for (auto& v : reference) v = normal(rng);
+  acctsne::FieldParams params;
+  params.kind = kind;
+  params.kernel = {1.0, 1.0};
+  params.grid.min_intervals = 4;
+  params.grid.max_intervals = 8;
+  DirectConvolver convolver;
+  auto field = acctsne::MakeReferenceField(reference.data(), n, dims, params, &convolver, pool);
+  acctsne::TransformParams descent;
+  descent.phases = {{20, 4.0, 0.5}, {30, 1.5, 0.8}};
+  std::vector<float> Y(static_cast<size_t>(m * dims));
+  for (int64_t i = 0; i < m; ++i)
+    for (int a = 0; a < dims; ++a)
+      Y[i * dims + a] = reference[int64_t{idx[i * k]} * dims + a];
+  std::vector<float> Y_part(Y.begin() + 10 * dims, Y.end());
+  const auto result = acctsne::EmbedNewPoints(*field, indptr.data(), idx.data(), rows.data(), m,
+                                              Y.data(), descent, pool, {});
+  Check(std::isfinite(result.kl) && result.n_iter == 50, "transform KL finite");
+  for (float v : Y) Check(std::isfinite(v), "transformed points finite");
+  // The last m - 10 points alone (their rows start at entry 10 k).
+  std::vector<int64_t> indptr_part(indptr.begin() + 10, indptr.end());
+  for (auto& e : indptr_part) e -= 10 * k;
+  acctsne::EmbedNewPoints(*field, indptr_part.data(), idx.data() + 10 * k, rows.data() + 10 * k,
+                          m - 10, Y_part.data(), descent, pool, {});
+  Check(std::equal(Y_part.begin(), Y_part.end(), Y.begin() + 10 * dims),
+        "a transformed point does not depend on its batch");
+}
+
 }  // namespace
 
 int main() {
@@ -157,6 +209,9 @@ int main() {
     RunPipeline(threads, 300, 280, 2, "barnes_hut");  // the screened (wide-row) kNN
     RunPipeline(threads, 250, 6, 3, "barnes_hut");
     RunPipeline(threads, 1500, 5, 2, "barnes_hut");  // six query blocks: kNN pair rounds
+    for (int dims : {1, 2}) RunTransform(threads, dims, acctsne::FieldKind::kGrid);
+    RunTransform(threads, 3, acctsne::FieldKind::kTree);
+    RunTransform(threads, 2, acctsne::FieldKind::kExact);
   }
   if (g_failures == 0) std::printf("selftest: all phases passed\n");
   return g_failures == 0 ? 0 : 1;

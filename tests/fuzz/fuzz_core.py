@@ -117,14 +117,14 @@ def one_input(raw):
             field = _core.ReferenceField(
                 matrix(fdp, n, dims, np.float32),
                 kind=kind,
-                alpha=fdp.ConsumeFloat(),
-                exponent=fdp.ConsumeFloat(),
-                angle=fdp.ConsumeFloat(),
+                alpha=fdp.ConsumeFloat() if fdp.ConsumeBool() else 1.0,
+                exponent=fdp.ConsumeFloat() if fdp.ConsumeBool() else 1.0,
+                angle=fdp.ConsumeFloat() if fdp.ConsumeBool() else 0.5,
                 n_interpolation_points=fdp.ConsumeIntInRange(0, 9),
-                min_intervals=fdp.ConsumeIntInRange(0, 20),
-                intervals_per_unit=fdp.ConsumeFloat(),
-                max_intervals=fdp.ConsumeIntInRange(0, 20),
-                grid_margin=fdp.ConsumeFloat(),
+                min_intervals=fdp.ConsumeIntInRange(0, 6),
+                intervals_per_unit=fdp.ConsumeFloat() if fdp.ConsumeBool() else 1.0,
+                max_intervals=fdp.ConsumeIntInRange(0, 8),
+                grid_margin=fdp.ConsumeFloat() if fdp.ConsumeBool() else 0.25,
                 n_threads=threads,
                 convolve=_fft.convolver(threads),
             )
@@ -141,8 +141,8 @@ def one_input(raw):
                 data.astype(np.float64),
                 matrix(fdp, m, dims if fdp.ConsumeBool() else 2, np.float32),
                 phases=phases,
-                learning_rate=fdp.ConsumeFloat(),
-                max_grad_norm=fdp.ConsumeFloat(),
+                learning_rate=fdp.ConsumeFloat() if fdp.ConsumeBool() else 0.1,
+                max_grad_norm=fdp.ConsumeFloat() if fdp.ConsumeBool() else 0.25,
                 n_threads=threads,
             )
     except ALLOWED as exc:
