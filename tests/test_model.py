@@ -36,6 +36,7 @@ def default_embedding(X):
     ids=lambda p: next(iter(p)),
 )
 def test_each_extension_changes_the_fit(X, method, params):
+    X = X[:250] if method == "exact" else X  # O(n^2) per iteration
     base = TSNE(method=method, **FIT).fit_transform(X)
     other = TSNE(method=method, **FIT, **params).fit_transform(X)
     assert np.all(np.isfinite(other))
