@@ -260,6 +260,16 @@ def test_verbose_lines(fitted, split_digits, capsys):
     assert "[t-SNE] transform: iteration 250: mean KL divergence" in out
 
 
+def test_progress_bar(fitted, split_digits, capsys):
+    model = fitted["barnes_hut"]
+    model.set_params(progress_bar=True)
+    try:
+        model.transform(split_digits[2][:30], max_iter=120)
+    finally:
+        model.set_params(progress_bar=False)
+    assert "120/120" in capsys.readouterr().err
+
+
 def test_ctrl_c_stops_a_transform_and_leaves_the_model_usable():
     X, _ = blobs(2000, 10)
     model = TSNE(random_state=0, max_iter=250).fit(X[:1500])

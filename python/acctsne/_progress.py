@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["Reporter", "as_callback_list"]
+__all__ = ["Reporter", "as_callback_list", "make_bar"]
 
 
 def as_callback_list(callbacks) -> list[Callable]:
@@ -50,7 +50,8 @@ class _TextBar:
         sys.stderr.flush()
 
 
-def _make_bar(total: int):
+def make_bar(total: int):
+    """A progress bar of `total` iterations: tqdm if installed, else one stderr line."""
     try:
         from tqdm.auto import tqdm
     except ImportError:
@@ -99,7 +100,7 @@ class Reporter:
         self._every = callbacks_every_iters
         self._embedding = embedding
         self._out_dtype = out_dtype
-        self._bar = _make_bar(max_iter) if progress_bar else None
+        self._bar = make_bar(max_iter) if progress_bar else None
         self.stopped_at = None  # iteration at which a callback asked to stop
 
     @property

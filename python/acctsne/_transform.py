@@ -28,6 +28,7 @@ from ._affinities import check_perplexity
 from ._config import thread_count
 from ._model import max_perplexity
 from ._neighbors import query_neighbors
+from ._progress import make_bar
 
 __all__ = [
     "TransformSettings",
@@ -164,7 +165,16 @@ def run(field, indices, rows, Y, settings, *, n_threads, progress=None, n_iter_r
 
 
 def transform_new_points(
-    model, X, settings, *, field, n_threads, verbose=0, callbacks=(), callbacks_every_iters=50
+    model,
+    X,
+    settings,
+    *,
+    field,
+    n_threads,
+    verbose=0,
+    callbacks=(),
+    callbacks_every_iters=50,
+    progress_bar=False,
 ):
     """Embeds the validated rows of X into ``model.embedding_`` (see the module docstring).
 
@@ -188,6 +198,9 @@ def transform_new_points(
         iterations (a copy of the new points' current positions); True stops there.
     callbacks_every_iters : int, default=50
         Iterations between callback calls.
+    progress_bar : bool, default=False
+        Show the descent's progress as a bar (as the fit's ``progress_bar``), updated
+        every 50 iterations.
 
     Returns
     -------
@@ -218,12 +231,17 @@ def transform_new_points(
     Y = initial_positions(settings.init, embedding, indices, rows, n_components)
     reference_field = field(n_threads)
     every = int(callbacks_every_iters) if callbacks else 0
-    # Progress calls for the verbose lines (every 50) and the callbacks (gcd(0, x) = x).
-    report = math.gcd(50 if verbose else 0, every)
+    # Progress calls for the verbose lines and the bar (every 50) and the callbacks
+    # (gcd(0, x) = x).
+    report = math.gcd(50 if verbose or progress_bar else 0, every)
+    bar = make_bar(int(settings.max_iter)) if progress_bar else None
 
     def progress(iteration, kl):
         if verbose and iteration % 50 == 0:
             print(f"[t-SNE] transform: iteration {iteration}: mean KL divergence {kl:.6f}")
+        if bar is not None and iteration % 50 == 0:
+            bar.set_postfix_str(f"KL {kl:.4f}")
+            bar.update(iteration - bar.n)
         if every and iteration % every == 0:
             stop = False
             for callback in callbacks:
@@ -232,16 +250,22 @@ def transform_new_points(
         return False
 
     t0 = time()
-    n_iter, kl, stopped = run(
-        reference_field,
-        indices,
-        rows,
-        Y,
-        settings,
-        n_threads=n_threads,
-        progress=progress if report else None,
-        n_iter_report=report,
-    )
+    n_iter = 0
+    try:
+        n_iter, kl, stopped = run(
+            reference_field,
+            indices,
+            rows,
+            Y,
+            settings,
+            n_threads=n_threads,
+            progress=progress if report else None,
+            n_iter_report=report,
+        )
+    finally:
+        if bar is not None:
+            bar.update(max(n_iter - bar.n, 0))
+            bar.close()
     if verbose:
         how = "stopped by a callback" if stopped else "done"
         print(

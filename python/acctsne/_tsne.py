@@ -727,8 +727,9 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         ``keep_training_data=False`` to fit without keeping them (then neither
         ``transform`` nor ``optimize`` is available). The first call also builds the
         reference field (a grid of at most ``(3 * fft_max_intervals)^2`` nodes, or a
-        tree), which later calls reuse. Uses ``n_jobs`` threads, the ``verbose`` lines
-        and the ``callbacks`` of the estimator (called with the new points' positions).
+        tree), which later calls reuse. Uses the estimator's ``n_jobs`` threads, its
+        ``verbose`` lines, ``progress_bar`` and ``callbacks`` (called with the new points'
+        positions).
         """
         self._require_model("transform")
         params = dict(
@@ -782,6 +783,7 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             verbose=self.verbose,
             callbacks=as_callback_list(self.callbacks),
             callbacks_every_iters=self.callbacks_every_iters,
+            progress_bar=self.progress_bar,
         )
 
     def optimize(
