@@ -45,12 +45,7 @@ inline Stencil MakeStencil(const Grid& g, const float* y, const double* denomina
     const int b = std::min(g.boxes - 1, std::max(0, static_cast<int>(t)));
     const double u = (t - b) * g.nodes;  // in [0, p]
     s.box[a] = b;
-    for (int j = 0; j < g.nodes; ++j) {
-      double num = 1.0;
-      for (int l = 0; l < g.nodes; ++l)
-        if (l != j) num *= u - (l + 0.5);
-      s.w[a][j] = num * denominators[j];
-    }
+    LagrangeBasis(u, g.nodes, denominators, s.w[a]);
   }
   return s;
 }
@@ -120,12 +115,7 @@ double InterpolatedRepulsion(const float* Y, int64_t n, int dims, double heavy_t
     g.centre[a] = mid[a];
   }
   double denominators[kMaxNodes];
-  for (int j = 0; j < p; ++j) {
-    double den = 1.0;
-    for (int l = 0; l < p; ++l)
-      if (l != j) den *= static_cast<double>(j - l);
-    denominators[j] = 1.0 / den;
-  }
+  LagrangeDenominators(p, denominators);
 
   // Points grouped by their box along the last dimension (stable counting sort): the
   // group of a box row writes only that row's nodes.

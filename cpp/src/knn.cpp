@@ -236,12 +236,7 @@ void SortRowByDistance(const T* xi, const T* X, int64_t d, const int32_t* cols, 
   for (int64_t m = 0; m < k; ++m) {
     if (m + kAhead < k) PrefetchRow(X + static_cast<int64_t>(cols[m + kAhead]) * d, d);
     const T* xj = X + static_cast<int64_t>(cols[m]) * d;
-    double dist;
-    if constexpr (std::is_same_v<T, float>)
-      dist = squared_distance64(xi, xj, d);
-    else
-      dist = SquaredDistanceDouble(xi, xj, d);
-    row[static_cast<size_t>(m)] = {dist, cols[m]};
+    row[static_cast<size_t>(m)] = {ExactSquaredDistance(xi, xj, d, squared_distance64), cols[m]};
   }
   std::sort(row.begin(), row.end());
   for (int64_t m = 0; m < k; ++m) {

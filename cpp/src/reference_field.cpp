@@ -196,12 +196,7 @@ class GridField : public ReferenceField {
     box_len_ = side / boxes_;
     n_nodes_ = int64_t{boxes_} * nodes_;
     for (int a = 0; a < dims_; ++a) lo_[a] = centre_[a] - 0.5 * side;
-    for (int j = 0; j < nodes_; ++j) {
-      double den = 1.0;
-      for (int l = 0; l < nodes_; ++l)
-        if (l != j) den *= static_cast<double>(j - l);
-      denominators_[j] = 1.0 / den;
-    }
+    LagrangeDenominators(nodes_, denominators_);
   }
 
   // Box of y per axis and the Lagrange basis at y (nodes at j + 0.5 within a box, in node
@@ -213,12 +208,7 @@ class GridField : public ReferenceField {
       const int b = std::min(boxes_ - 1, static_cast<int>(t));
       const double u = (t - b) * nodes_;
       box[a] = b;
-      for (int j = 0; j < nodes_; ++j) {
-        double num = 1.0;
-        for (int l = 0; l < nodes_; ++l)
-          if (l != j) num *= u - (l + 0.5);
-        w[a][j] = num * denominators_[j];
-      }
+      LagrangeBasis(u, nodes_, denominators_, w[a]);
     }
     return true;
   }

@@ -31,6 +31,26 @@
 
 namespace acctsne {
 
+// Lagrange interpolation on the p nodes of a box, at j + 0.5 (j < p) in node units (the
+// FFT method's grid and transform's reference field). LagrangeDenominators writes
+// 1 / prod_{l != j} (j - l); LagrangeBasis writes the p weights at u in [0, p].
+inline void LagrangeDenominators(int p, double* denominators) {
+  for (int j = 0; j < p; ++j) {
+    double den = 1.0;
+    for (int l = 0; l < p; ++l)
+      if (l != j) den *= static_cast<double>(j - l);
+    denominators[j] = 1.0 / den;
+  }
+}
+inline void LagrangeBasis(double u, int p, const double* denominators, double* w) {
+  for (int j = 0; j < p; ++j) {
+    double num = 1.0;
+    for (int l = 0; l < p; ++l)
+      if (l != j) num *= u - (l + 0.5);
+    w[j] = num * denominators[j];
+  }
+}
+
 // Boxes per dimension for an embedding spanning `span`: the params' rule, rounded up to a
 // 5-smooth number (2N = 2 x boxes x nodes is then a fast FFT size).
 int IntervalsFor(double span, const InterpolationParams& params);
