@@ -161,3 +161,23 @@ def test_screened_path_bitwise_identical_across_threads_and_levels(rng):
         idx, d2 = _core.knn_exact(X, 40, 2, simd_level=level)
         np.testing.assert_allclose(d2, ref[1], rtol=1e-6)
         assert np.mean(idx == ref[0]) > 0.999
+
+
+# Far-apart clusters: most pairs of row blocks are skipped by the block-pair bound; the
+# result must still be the exact top k (blocks of 256 rows: several blocks per cluster,
+# and clusters of unequal sizes, one smaller than a block).
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_block_pair_pruning_keeps_exact_top_k(dtype, rng):
+    sizes = [1500, 900, 120, 700]
+    centres = rng.normal(scale=8.0, size=(len(sizes), 12))
+    X = np.concatenate([c + rng.normal(size=(m, 12)) for c, m in zip(centres, sizes)])
+    X = X[rng.permutation(len(X))].astype(dtype)
+    idx, d2 = _core.knn_exact(X, 40, 2)
+    _, ref_d2 = brute_force_chunked(X, 40)
+    # (rtol: the float32 selection's near-ties at the k-th distance, with distances small
+    # against the rescaled norms here; a skipped pair of blocks would lose whole
+    # neighbours, far beyond it.)
+    assert_exact_top_k(X, idx, d2, ref_d2, rtol=1e-4)
+    idx1, d21 = _core.knn_exact(X, 40, 1)
+    np.testing.assert_array_equal(idx, idx1)
+    np.testing.assert_array_equal(d2, d21)

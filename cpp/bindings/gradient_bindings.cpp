@@ -177,7 +177,8 @@ GradientParams MakeGradientParams(const std::string& method, int dims, int dof,
                                   double heavy_tail_dof, float angle, int n_interpolation_points,
                                   int min_intervals, double intervals_per_unit,
                                   int max_intervals,
-                                  const std::optional<std::string>& simd_level) {
+                                  const std::optional<std::string>& simd_level,
+                                  bool keep_caller_order) {
   acctsne::CheckHeavyTailDof(heavy_tail_dof);  // (again by the engine; here it fails early)
   GradientParams p;
   p.method = method;
@@ -189,6 +190,7 @@ GradientParams MakeGradientParams(const std::string& method, int dims, int dof,
   p.interpolation.min_intervals = min_intervals;
   p.interpolation.intervals_per_unit = intervals_per_unit;
   p.interpolation.max_intervals = max_intervals;
+  p.keep_caller_order = keep_caller_order;
   if (simd_level) {
     p.level = acctsne::ParseSimdLevel(*simd_level);
     acctsne::RequireSupported(p.level);
@@ -227,7 +229,8 @@ void RegisterGradient(py::module_& m) {
            py::arg("min_intervals") = g.interpolation.min_intervals,
            py::arg("intervals_per_unit") = g.interpolation.intervals_per_unit,
            py::arg("max_intervals") = g.interpolation.max_intervals,
-           py::arg("simd_level") = py::none())
+           py::arg("simd_level") = py::none(),
+           py::arg("keep_caller_order") = g.keep_caller_order)
       .def_readonly("method", &GradientParams::method)
       .def_readonly("dims", &GradientParams::dims)
       .def_readonly("dof", &GradientParams::dof)

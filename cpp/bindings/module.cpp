@@ -16,6 +16,7 @@
 #include "acctsne/common.h"
 #include "acctsne/knn.h"
 #include "acctsne/parallel.h"
+#include "acctsne/point_order.h"
 #include "acctsne/quadtree.h"
 #include "acctsne/simd.h"
 #include "binding_support.h"
@@ -120,6 +121,54 @@ py::tuple RefineNeighbors(const py::array& X_any, const CArray<int32_t>& neighbo
     }
   });
   return py::make_tuple(indices, sq_dist);
+}
+
+// The breadth-first order of a CSR graph (acctsne/point_order.h).
+py::array_t<int32_t> GraphOrder(const CArray<int64_t>& indptr, const CArray<int32_t>& indices) {
+  const int64_t n = indptr.size() - 1;
+  if (n < 0 || indptr.ndim() != 1 || indices.ndim() != 1 ||
+      indptr.data()[n] != static_cast<int64_t>(indices.size()))
+    throw acctsne::InvalidArgument("graph_order needs a CSR graph: indptr (n + 1), indices");
+  std::vector<int32_t> order;
+  {
+    py::gil_scoped_release release;
+    order = acctsne::BreadthFirstOrder(indptr.data(), indices.data(), n);
+  }
+  py::array_t<int32_t> out(n);
+  std::copy(order.begin(), order.end(), out.mutable_data());
+  return out;
+}
+
+// Rows of a CSR array (int32 indices or float32 data) in a new order, int32 values
+// optionally relabelled (acctsne/point_order.h): (indptr, values).
+py::tuple PermuteRows(const CArray<int64_t>& indptr, const py::array& values_any,
+                      const CArray<int32_t>& order, const std::optional<CArray<int32_t>>& relabel,
+                      const py::object& n_threads) {
+  const int64_t n = indptr.size() - 1;
+  if (n < 0 || order.size() != n || (relabel && relabel->size() != n))
+    throw acctsne::InvalidArgument("permute_rows: indptr, order and relabel must match");
+  const bool is_int = values_any.dtype().equal(py::dtype::of<int32_t>());
+  py::array values = is_int ? py::array(CArray<int32_t>::ensure(values_any))
+                            : py::array(CArray<float>::ensure(values_any));
+  if (!values || values.size() != indptr.data()[n])
+    throw acctsne::InvalidArgument("permute_rows: values must have indptr[-1] entries");
+  py::array_t<int64_t> out_indptr(n + 1);
+  py::array out_values = is_int ? py::array(py::array_t<int32_t>(values.size()))
+                                : py::array(py::array_t<float>(values.size()));
+  int64_t* ip = out_indptr.mutable_data();
+  void* out_ptr = out_values.mutable_data();
+  const void* in_ptr = values.data();
+  const int32_t* relabel_ptr = relabel ? relabel->data() : nullptr;
+  RunWithoutGil(n_threads, [&](ThreadPool& pool) {
+    if (is_int) {
+      acctsne::PermuteRows(indptr.data(), static_cast<const int32_t*>(in_ptr), n, order.data(),
+                           relabel_ptr, pool, ip, static_cast<int32_t*>(out_ptr));
+    } else {
+      acctsne::PermuteRows(indptr.data(), static_cast<const float*>(in_ptr), n, order.data(),
+                           nullptr, pool, ip, static_cast<float*>(out_ptr));
+    }
+  });
+  return py::make_tuple(out_indptr, out_values);
 }
 
 // Hands a vector's buffer to NumPy without a copy (the array owns the vector): at a
@@ -322,6 +371,11 @@ PYBIND11_MODULE(_core, m) {
   m.def("joint_probabilities_exact", &JointProbabilitiesExact, py::arg("sq_distances"),
         py::arg("perplexity"), py::arg("n_threads") = 1,
         "Dense exact-method P, one perplexity or a list: (P, betas).");
+  m.def("graph_order", &GraphOrder, py::arg("indptr"), py::arg("indices"),
+        "Breadth-first locality order of a CSR graph (int32, order[s] = s-th point).");
+  m.def("permute_rows", &PermuteRows, py::arg("indptr"), py::arg("values"), py::arg("order"),
+        py::arg("relabel") = py::none(), py::arg("n_threads") = 1,
+        "CSR rows in a new order (row s = input row order[s]): (indptr, values).");
   m.def("build_tree", &BuildTree, py::arg("Y"), py::arg("n_threads") = 1,
         "Build the Morton-ordered tree and return its arrays (for tests).");
   m.def("simd_info", &SimdInfo, "Compiled, supported and default SIMD levels.");

@@ -1,7 +1,8 @@
 // The sparse-P and exact gradient engines; see acctsne/gradient_engine.h.
 //
 // The sparse engine renumbers the points into the Morton order of the embedding at the
-// start of every descent phase, so that the neighbours of a row (close in the embedding)
+// start of every descent phase (unless the caller's order is already a locality order of
+// P's graph, GradientParams::keep_caller_order), so that the neighbours of a row (close in the embedding)
 // are close in memory: the optimiser then keeps Y, the gradient and its own state in that
 // order, and every pass over the points reads them nearly in tree order. P itself does
 // not move: its column indices are relabelled in place, and its rows, still streamed in
@@ -12,6 +13,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <numeric>
 #include <string>
 #include <utility>
 
@@ -37,6 +39,7 @@ class SparseGradientEngine final : public GradientEngine {
         dof_(params.dof),
         heavy_tail_dof_(params.heavy_tail_dof),
         level_(params.level),
+        keep_caller_order_(params.keep_caller_order),
         pool_(pool),
         P_(P),
         repulsion_(std::move(repulsion)),
@@ -67,9 +70,20 @@ class SparseGradientEngine final : public GradientEngine {
   double exaggeration() const override { return exaggeration_; }
 
   std::vector<int32_t> AdoptOrder(const float* Y) override {
-    QuadTree tree;
-    tree.Build(Y, n_, dims_, pool_);
-    Relabel(tree.order());
+    if (keep_caller_order_) {
+      // The first phase only: by its end the embedding reflects P's graph, and its
+      // Morton order then serves the repulsion too (P's rows, still in the caller's
+      // locality order, keep the attraction's gathers in nearby ranges).
+      // (Still an adopted order, the identity: the optimiser's fused update stays on.)
+      keep_caller_order_ = false;
+      std::vector<int32_t> identity(static_cast<size_t>(n_));
+      std::iota(identity.begin(), identity.end(), 0);
+      Relabel(std::move(identity));
+    } else {
+      QuadTree tree;
+      tree.Build(Y, n_, dims_, pool_);
+      Relabel(tree.order());
+    }
     caller_in_perm_order_ = true;
     return perm_;
   }
@@ -121,6 +135,7 @@ class SparseGradientEngine final : public GradientEngine {
   int dof_;
   double heavy_tail_dof_;  // > 0: the heavy-tailed kernel (dof_ not read)
   SimdLevel level_;
+  bool keep_caller_order_;
   ThreadPool& pool_;
   BorrowedCsr P_;
   std::unique_ptr<RepulsionMethod> repulsion_;

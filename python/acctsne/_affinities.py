@@ -24,13 +24,22 @@ from ._config import resolve_n_threads
 from ._limits import check_exact_fits_in_memory, fit_float32_range
 from ._neighbors import AUTO_APPROX_MIN_SAMPLES, nearest_neighbors
 
+# From this many samples a fit builds P in the kNN graph's breadth-first order
+# (sparse_affinities(locality_order=True)): the embedding (8 bytes a point in 2-D) then
+# outgrows a core's L2 cache, and where the neighbours sit in memory decides the
+# attraction's speed. Below it nothing changes (the same bits as before).
+LOCALITY_ORDER_MIN_SAMPLES = 100_000
+
 __all__ = [
     "affinities_from_data",
     "check_perplexity",
     "exact_affinities",
+    "graph_order",
+    "inverse_permutation",
     "joint_probabilities_nn",
     "n_neighbors_for_perplexity",
     "print_perplexity_progress",
+    "restore_order",
     "sparse_affinities",
 ]
 
@@ -171,6 +180,7 @@ def sparse_affinities(
     verbose=0,
     auto_approx_min_samples=AUTO_APPROX_MIN_SAMPLES,
     times=None,
+    locality_order=False,
 ):
     """The sparse P of method 'barnes_hut' / 'fft': kNN graph, then perplexity search.
 
@@ -194,14 +204,21 @@ def sparse_affinities(
         (and, from 2 on, the search's duration).
     times : dict, default=None
         When given, ``times["knn"]`` receives the seconds of the neighbour search.
+    locality_order : bool, default=False
+        From :data:`LOCALITY_ORDER_MIN_SAMPLES` samples on, build P with its points in
+        the breadth-first order of the kNN graph (:func:`graph_order`) and return that
+        order as a third value (None below the threshold).
 
     Returns
     -------
     P : scipy.sparse.csr_matrix of shape (n_samples, n_samples)
-        As :func:`joint_probabilities_nn` returns it.
+        As :func:`joint_probabilities_nn` returns it (with ``locality_order``, row and
+        column s are those of sample ``order[s]``).
     betas : ndarray of float64, shape (n_samples,) or (n_samples, n_perplexities)
         Precisions of the perplexity search (in the scaled units, if scaled; a column
-        per perplexity of a sequence).
+        per perplexity of a sequence; in P's order).
+    order : ndarray of int32 or None
+        Only with ``locality_order``.
 
     Raises
     ------
@@ -231,6 +248,12 @@ def sparse_affinities(
     if times is not None:
         times["knn"] = seconds
     t0 = time()
+    order = None
+    if locality_order and indices.shape[0] >= LOCALITY_ORDER_MIN_SAMPLES:
+        order = graph_order(indices)
+        inverse = inverse_permutation(order)
+        indices = inverse[indices[order]]
+        sq_distances = sq_distances[order]
     # The distances are this function's own: their buffer takes the conditional P.
     P, betas = joint_probabilities_nn(indices, sq_distances, perplexity, n_threads, overwrite=True)
     del indices, sq_distances
@@ -238,7 +261,54 @@ def sparse_affinities(
         print_perplexity_progress(betas, scale, perplexity)
     if verbose >= 2:
         print(f"[t-SNE] Computed conditional probabilities in {time() - t0:.3f}s")
-    return P, betas
+    return (P, betas, order) if locality_order else (P, betas)
+
+
+def graph_order(indices):
+    """The breadth-first order of a kNN graph: ``order[s]`` is the s-th point visited.
+
+    Points close in this order share neighbours, and clusters get contiguous ranges, so
+    a fit whose points are stored in this order gathers its neighbours' coordinates from
+    nearby memory (cpp/include/acctsne/point_order.h). Deterministic.
+
+    Parameters
+    ----------
+    indices : ndarray of int32, shape (n_samples, n_neighbors)
+        Each sample's neighbours.
+
+    Returns
+    -------
+    order : ndarray of int32, shape (n_samples,)
+    """
+    n, k = indices.shape
+    indptr = np.arange(0, n * k + 1, k, dtype=np.int64)
+    return _core.graph_order(indptr, np.ascontiguousarray(indices, dtype=np.int32).ravel())
+
+
+def inverse_permutation(order):
+    """``inverse`` with ``inverse[order[s]] == s``, int32."""
+    inverse = np.empty_like(order)
+    inverse[order] = np.arange(order.shape[0], dtype=order.dtype)
+    return inverse
+
+
+def restore_order(P, order, n_threads):
+    """P (built in ``order``, see :func:`sparse_affinities`) in the samples' own order.
+
+    Returns a new CSR matrix (each row's columns in the order they had, not sorted); P's
+    arrays are copied one at a time, so the peak is P plus half of it. The caller's
+    reference to P is the last one, which this function drops: pass ``[P]``.
+    """
+    (P,) = P
+    indptr, indices, data = P.indptr, P.indices, P.data
+    shape = P.shape
+    del P
+    inverse = inverse_permutation(order)
+    new_indptr, new_indices = _core.permute_rows(indptr, indices, inverse, order, n_threads)
+    del indices
+    _, new_data = _core.permute_rows(indptr, data, inverse, None, n_threads)
+    del data
+    return csr_matrix((new_data, new_indices, new_indptr), shape=shape)
 
 
 def affinities_from_data(X, perplexity=30.0, n_threads=None):

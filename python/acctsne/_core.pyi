@@ -32,6 +32,7 @@ class GradientParams:
         intervals_per_unit: float = ...,
         max_intervals: int = ...,
         simd_level: str | None = ...,
+        keep_caller_order: bool = ...,
     ) -> None: ...
     method: str
     dims: int
@@ -161,6 +162,9 @@ def exact_gradient(
     """Exact KL gradient in float64 (the oracle of the tests): (kl, grad). heavy_tail_dof
     a > 0: the kernel (1 + d^2 / a)^-a instead of dof's."""
 
+def graph_order(indptr: ArrayLike, indices: ArrayLike) -> np.ndarray:
+    """Breadth-first locality order of a CSR graph (int32, order[s] = s-th point)."""
+
 def joint_probabilities_exact(
     sq_distances: ArrayLike, perplexity: float | ArrayLike, n_threads: int | ThreadPool = ...
 ) -> tuple[Any, ...]:
@@ -196,6 +200,15 @@ def optimize(
     progress: Callable[[int, float, float, float], Any] | None = ...,
 ) -> PhaseResult:
     """One phase of gradient descent on Y (float32, updated in place)."""
+
+def permute_rows(
+    indptr: ArrayLike,
+    values: np.ndarray,
+    order: ArrayLike,
+    relabel: ArrayLike | None = ...,
+    n_threads: int | ThreadPool = ...,
+) -> tuple[Any, ...]:
+    """CSR rows in a new order (row s = input row order[s]): (indptr, values)."""
 
 def refine_neighbors(
     X: np.ndarray, neighbors: ArrayLike, n_threads: int | ThreadPool = ...

@@ -102,6 +102,7 @@ def make_engine(
     fft_max_intervals=200,
     n_threads=1,
     heavy_tail_dof=None,
+    keep_caller_order=False,
 ):
     """The gradient engine of one fit.
 
@@ -128,6 +129,10 @@ fft_max_intervals
         ``a > 0``: the heavy-tailed kernel ``(1 + d^2 / a)^-a`` of openTSNE and FIt-SNE
         (their ``dof``; ``a < 1`` gives heavier tails, ``a = 1`` is t-SNE's Cauchy kernel)
         replaces the Student's t kernel of ``degrees_of_freedom``. None or 0: off.
+    keep_caller_order : bool
+        The points are already in a locality order of P's graph
+        (:func:`acctsne._affinities.graph_order`): the engine keeps it instead of
+        renumbering them into the embedding's Morton order.
 
     Returns
     -------
@@ -143,6 +148,7 @@ fft_max_intervals
         min_intervals=int(fft_min_intervals),
         intervals_per_unit=float(fft_intervals_per_unit),
         max_intervals=int(fft_max_intervals),
+        keep_caller_order=bool(keep_caller_order),
     )
     if method == "exact":
         return _core.GradientEngine(params, np.asarray(P, dtype=np.float64), n_threads)

@@ -80,6 +80,9 @@ class Reporter:
         The array the optimiser updates in place; callbacks get copies of it.
     out_dtype : dtype
         The dtype the fitted ``embedding_`` will have (callbacks get the same).
+    rows : ndarray of int, default=None
+        When the fit works on its points in another order (a locality order), the rows of
+        ``embedding`` in the caller's order: callbacks get ``embedding[rows]``.
     """
 
     def __init__(
@@ -93,6 +96,7 @@ class Reporter:
         max_iter,
         embedding,
         out_dtype,
+        rows=None,
     ):
         self._verbose = verbose
         self._n_iter_check = n_iter_check
@@ -100,6 +104,7 @@ class Reporter:
         self._every = callbacks_every_iters
         self._embedding = embedding
         self._out_dtype = out_dtype
+        self._rows = rows
         self._bar = make_bar(max_iter) if progress_bar else None
         self.stopped_at = None  # iteration at which a callback asked to stop
 
@@ -127,7 +132,8 @@ class Reporter:
         stop = False
         if self._callbacks and iteration % self._every == 0:
             for callback in self._callbacks:
-                snapshot = np.array(self._embedding, dtype=self._out_dtype, copy=True)
+                embedding = self._embedding if self._rows is None else self._embedding[self._rows]
+                snapshot = np.array(embedding, dtype=self._out_dtype, copy=True)
                 stop |= bool(callback(iteration, error, snapshot))
         if stop:
             self.stopped_at = iteration

@@ -31,7 +31,13 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.validation import _num_samples, check_is_fitted, validate_data
 
 from . import _core
-from ._affinities import check_perplexity, exact_affinities, sparse_affinities
+from ._affinities import (
+    check_perplexity,
+    exact_affinities,
+    inverse_permutation,
+    restore_order,
+    sparse_affinities,
+)
 from ._config import resolve_n_threads
 from ._initialization import initial_embedding
 from ._model import (
@@ -279,7 +285,7 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         "keep_training_data",
     )
     # neighbors="auto": approximate neighbours (when faiss is installed) from this many
-    # samples on; below it the exact search is about as fast (bench/results/ann.md).
+    # samples on (see _neighbors.AUTO_APPROX_MIN_SAMPLES).
     _AUTO_APPROX_MIN_SAMPLES = AUTO_APPROX_MIN_SAMPLES
     # method="auto": the exact gradient up to this many samples; FFT interpolation from
     # _AUTO_FFT_MIN_SAMPLES on (1-D and 2-D); Barnes-Hut in between (and for 3-D).
@@ -429,6 +435,7 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             )
 
         t0 = time()
+        order = None
         if self._method == "exact":
             P, _ = exact_affinities(
                 X,
@@ -440,7 +447,10 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 verbose=self.verbose,
             )
         else:
-            P, _ = sparse_affinities(
+            # Large fits work on their points in the kNN graph's breadth-first order
+            # (order[s]: the sample at position s), for the attraction's memory locality;
+            # the embedding (and P, when kept) are put back in the samples' order.
+            P, _, order = sparse_affinities(
                 X,
                 self.perplexity,
                 metric=self.metric,
@@ -451,21 +461,34 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 verbose=self.verbose,
                 auto_approx_min_samples=self._AUTO_APPROX_MIN_SAMPLES,
                 times=self._phase_times,
+                locality_order=True,
             )
         self._phase_times["affinities"] = time() - t0 - self._phase_times.get("knn", 0.0)
 
         t0 = time()
         X_embedded = initial_embedding(self.init, X, n_samples, self.n_components, random_state)
         self._phase_times["init"] = time() - t0
+        # Degrees of freedom of the Student's t-distribution (van der Maaten, 2009).
+        degrees_of_freedom = max(self.n_components - 1, 1)
+        if self._method == "exact" or order is None:
+            embedding = self._tsne(P, degrees_of_freedom, X_embedded, pool)
+        else:
+            inverse = inverse_permutation(order)
+            embedding = self._tsne(
+                P, degrees_of_freedom, X_embedded[order], pool, rows=inverse
+            )[inverse]
+            P = restore_order([P], order, pool) if self.keep_training_data else None
         if self.keep_training_data:
             # What transform (the training data) and optimize (P) need, kept on success.
             self._kept = {"X": None if self.metric == "precomputed" else X, "P": P}
-        # Degrees of freedom of the Student's t-distribution (van der Maaten, 2009).
-        degrees_of_freedom = max(self.n_components - 1, 1)
-        return self._tsne(P, degrees_of_freedom, X_embedded, pool)
+        return embedding
 
-    def _tsne(self, P, degrees_of_freedom, X_embedded, pool):
-        """Runs sklearn's two-phase schedule on one native gradient engine."""
+    def _tsne(self, P, degrees_of_freedom, X_embedded, pool, rows=None):
+        """Runs sklearn's two-phase schedule on one native gradient engine.
+
+        ``rows``: the points are in a locality order of P's graph (the engine keeps it),
+        and ``Y[rows]`` is in the samples' order (what callbacks get).
+        """
         out_dtype = X_embedded.dtype if isinstance(self.init, np.ndarray) else np.float32
         Y = np.array(X_embedded, dtype=np.float32, order="C", copy=True)
         reporter = Reporter(
@@ -477,8 +500,11 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             max_iter=self.max_iter,
             embedding=Y,
             out_dtype=out_dtype,
+            rows=rows,
         )
-        engine = self._make_engine(P, self._method, degrees_of_freedom, pool)
+        engine = self._make_engine(
+            P, self._method, degrees_of_freedom, pool, keep_caller_order=rows is not None
+        )
         schedule = sklearn_schedule(
             early_exaggeration=self.early_exaggeration,
             max_iter=self.max_iter,
@@ -513,7 +539,7 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.kl_divergence_ = kl_divergence
         return Y.astype(out_dtype, copy=False)
 
-    def _make_engine(self, P, method, degrees_of_freedom, pool):
+    def _make_engine(self, P, method, degrees_of_freedom, pool, keep_caller_order=False):
         return make_engine(
             P,
             method=method,
@@ -526,6 +552,7 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             fft_intervals_per_unit=self.fft_intervals_per_unit,
             fft_max_intervals=self.fft_max_intervals,
             n_threads=pool,
+            keep_caller_order=keep_caller_order,
         )
 
     # ------------------------------------------------------------ public API

@@ -13,6 +13,13 @@
 // order of the work changes: each pair's float32 value is the same, and the kept set is
 // the k smallest by (value, input index) whatever the order.
 //
+// Pairs of blocks that cannot offer anything are skipped: the rows of a block lie in a
+// ball around its centre, so the gap between two balls bounds every value of the pair
+// from below (less the expansion's rounding); once it exceeds the k-th distance of every
+// row of both blocks, the pair's tiles are not computed. The kept sets do not change. On
+// data with cluster structure most pairs are skipped (1M 50-d points in 10 clusters, 2
+// threads: 72 s instead of ~11 min), on data without it the test costs ~nothing.
+//
 // Wide rows (>= 256 features, e.g. raw MNIST) are screened instead: the kernel runs on the
 // m + 1 coordinates of a lower bound (projection on the leading principal subspace plus
 // the residual norm, acctsne/projection.h), and only pairs whose bound can beat the row's

@@ -70,6 +70,10 @@ struct GradientParams {
   float angle = 0.5f;                 // barnes_hut: sklearn's opening angle
   InterpolationParams interpolation;  // fft: the interpolation grid
   SimdLevel level = SimdLevel::kBaseline;
+  // The caller's order of the points is already a locality order of P's graph (the fit
+  // put them in point_order.h's order): the sparse engine keeps it rather than relabel
+  // the points into the embedding's Morton order.
+  bool keep_caller_order = false;
 };
 
 // Throws InvalidArgument (naming the value) unless heavy_tail_dof is finite and >= 0.
