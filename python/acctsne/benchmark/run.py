@@ -83,10 +83,11 @@ def machine_info(n_jobs):
     }
 
 
-def run_one(lib, spec, n_jobs, seed, tmp, timeout, python=None):
+def run_one(lib, spec, n_jobs, seed, tmp, timeout, python=None, n_components=2):
     """One fit in a fresh worker process (``python``: the interpreter, by default this
-    one; another virtualenv's runs the acctsne build installed there)."""
-    out = str(Path(tmp) / f"{lib}-{abs(hash((spec, seed))) % 10**8}")
+    one; another virtualenv's runs the acctsne build installed there). ``n_components``
+    other than 2 is passed as ``--n-components`` (which older workers do not know)."""
+    out = str(Path(tmp) / f"{lib}-{abs(hash((spec, seed, n_components))) % 10**8}")
     cmd = [
         python or sys.executable,
         "-m",
@@ -102,6 +103,8 @@ def run_one(lib, spec, n_jobs, seed, tmp, timeout, python=None):
         "--out",
         out,
     ]
+    if n_components != 2:
+        cmd += ["--n-components", str(n_components)]
     proc = subprocess.run(
         cmd, env=libraries.thread_env(n_jobs), capture_output=True, text=True, timeout=timeout
     )

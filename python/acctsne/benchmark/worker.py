@@ -2,6 +2,8 @@
 
     python -m acctsne.benchmark.worker --lib acctsne --dataset digits --n-jobs 2 --seed 0 --out RUN
 
+(``--n-components 3`` for a 3-D embedding, with the libraries registered for it.)
+
 writes RUN.npy (the embedding) and RUN.json (wall and CPU seconds of the fit, peak RSS
 of the process, the library's phase times where it reports them).
 """
@@ -38,6 +40,7 @@ def main():
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--n-jobs", type=int, required=True)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--n-components", type=int, default=2)
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
 
@@ -45,7 +48,7 @@ def main():
     rss_before = peak_rss_mb()
     run = libraries.LIBRARIES[args.lib][1]
     wall0, cpu0 = time.perf_counter(), time.process_time()
-    Y, phases = run(X, args.n_jobs, args.seed)
+    Y, phases = run(X, args.n_jobs, args.seed, n_components=args.n_components)
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     Y = np.asarray(Y, dtype=np.float64)
     np.save(args.out + ".npy", Y)
