@@ -474,9 +474,9 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             embedding = self._tsne(P, degrees_of_freedom, X_embedded, pool)
         else:
             inverse = inverse_permutation(order)
-            embedding = self._tsne(
-                P, degrees_of_freedom, X_embedded[order], pool, rows=inverse
-            )[inverse]
+            embedding = self._tsne(P, degrees_of_freedom, X_embedded[order], pool, rows=inverse)[
+                inverse
+            ]
             P = restore_order([P], order, pool) if self.keep_training_data else None
         if self.keep_training_data:
             # What transform (the training data) and optimize (P) need, kept on success.
