@@ -144,10 +144,11 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         5-smooth numbers (fast FFT sizes).
     neighbors : {'auto', 'exact', 'approx'}, default='auto'
         (acctsne extension) How the euclidean kNN graph of dense input is found:
-        'exact' (acctsne's C++ brute force, as sklearn's result), 'approx' (faiss HNSW
-        with exact distances for the neighbours found; needs ``pip install
-        acctsne[ann]``), or 'auto': exact below 300,000 samples (where it is about as fast
-        on 2 cores), approximate above when faiss is installed. Other metrics take their
+        'exact' (acctsne's C++ brute force, as sklearn's result; pairs of row blocks that
+        a bound rules out are skipped, so data with cluster structure costs far less than
+        n^2), 'approx' (faiss HNSW with exact distances for the neighbours found; needs
+        ``pip install acctsne[ann]``), or 'auto': exact below 2,000,000 samples,
+        approximate from there when faiss is installed. Other metrics take their
         neighbours from scikit-learn; a precomputed sparse kNN graph plugs in any
         other search.
     callbacks : callable or list of callables, default=None
