@@ -471,7 +471,7 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self._phase_times["init"] = time() - t0
         # Degrees of freedom of the Student's t-distribution (van der Maaten, 2009).
         degrees_of_freedom = max(self.n_components - 1, 1)
-        if self._method == "exact" or order is None:
+        if order is None:
             embedding = self._tsne(P, degrees_of_freedom, X_embedded, pool)
         else:
             inverse = inverse_permutation(order)
