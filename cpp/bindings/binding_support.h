@@ -98,6 +98,7 @@ void RequireShape(const py::array& a, const char* name, py::ssize_t rows, py::ss
 
 // Registers _core.ReferenceField and embed_new_points (transform_bindings.cpp).
 void RegisterTransform(py::module_& m);
+void RegisterKnnBlocks(py::module_& m);
 
 // Registers _core.GradientParams, PhaseParams, StopReason, PhaseResult, GradientEngine,
 // optimize and exact_gradient (gradient_bindings.cpp).

@@ -386,5 +386,6 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("n_threads", &FitPool::n_threads);
   RegisterGradient(m);
   RegisterTransform(m);
+  RegisterKnnBlocks(m);
   RegisterKernelChecks(m);
 }
