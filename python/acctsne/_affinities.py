@@ -181,6 +181,7 @@ def sparse_affinities(
     auto_approx_min_samples=AUTO_APPROX_MIN_SAMPLES,
     times=None,
     locality_order=False,
+    graph=None,
 ):
     """The sparse P of method 'barnes_hut' / 'fft': kNN graph, then perplexity search.
 
@@ -208,6 +209,10 @@ def sparse_affinities(
         From :data:`LOCALITY_ORDER_MIN_SAMPLES` samples on, build P with its points in
         the breadth-first order of the kNN graph (:func:`graph_order`) and return that
         order as a third value (None below the threshold).
+    graph : callable, default=None
+        Computes the kNN graph instead of :func:`~acctsne._neighbors.nearest_neighbors`:
+        ``graph(X, n_neighbors)`` returns a :class:`~acctsne._neighbors.Neighbors` of the
+        (scaled) X it is given (``acctsne.dask``: the graph of a dask array).
 
     Returns
     -------
@@ -234,17 +239,20 @@ def sparse_affinities(
     # P does not change when every distance is scaled by one factor; extreme inputs
     # are scaled by a power of two so their squared distances fit float32.
     X, scale = fit_float32_range(X, kind="distances" if metric == "precomputed" else "data")
-    indices, sq_distances, seconds = nearest_neighbors(
-        X,
-        n_neighbors,
-        metric=metric,
-        metric_params=metric_params,
-        neighbors=neighbors,
-        n_jobs=n_jobs,
-        n_threads=n_threads,
-        verbose=verbose,
-        auto_approx_min_samples=auto_approx_min_samples,
-    )
+    if graph is not None:
+        indices, sq_distances, seconds = graph(X, n_neighbors)
+    else:
+        indices, sq_distances, seconds = nearest_neighbors(
+            X,
+            n_neighbors,
+            metric=metric,
+            metric_params=metric_params,
+            neighbors=neighbors,
+            n_jobs=n_jobs,
+            n_threads=n_threads,
+            verbose=verbose,
+            auto_approx_min_samples=auto_approx_min_samples,
+        )
     if times is not None:
         times["knn"] = seconds
     t0 = time()

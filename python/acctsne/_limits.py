@@ -30,7 +30,8 @@ def fit_float32_range(X, *, kind):
     if kind != "data" or issparse(X):
         spread = float(np.max(np.abs(data)))
     else:
-        spread = float(np.max(np.ptp(X, axis=0)))
+        # max - min per column: np.ptp's values, and lazy for a dask array.
+        spread = float(np.max(X.max(axis=0) - X.min(axis=0)))
     if not np.isfinite(spread) or spread == 0.0:
         return X, 1.0
     exponent = int(np.floor(np.log2(spread)))
@@ -41,7 +42,8 @@ def fit_float32_range(X, *, kind):
         X = X.astype(np.float64, copy=True)
         X.data /= factor
     else:
-        X = np.asarray(X, dtype=np.float64) / factor
+        # A dask array (acctsne.dask) is scaled block by block, on its workers.
+        X = (X if hasattr(X, "dask") else np.asarray(X)).astype(np.float64) / factor
     return X, float(np.sqrt(factor)) if kind == "squared_distances" else factor
 
 

@@ -39,14 +39,14 @@ from ._affinities import (
     sparse_affinities,
 )
 from ._config import resolve_n_threads
-from ._initialization import initial_embedding
+from ._initialization import initial_embedding, rescaled_pca
 from ._model import (
     MODEL_FORMAT,
     PERPLEXITY_LIST_TYPES,
     check_loadable,
     max_perplexity,
 )
-from ._neighbors import AUTO_APPROX_MIN_SAMPLES, check_precomputed
+from ._neighbors import AUTO_APPROX_MIN_SAMPLES, check_precomputed, use_approximate_neighbors
 from ._optimization import (
     EXPLORATION_MAX_ITER,
     N_ITER_CHECK,
@@ -58,6 +58,7 @@ from ._optimization import (
 )
 from ._progress import Reporter, as_callback_list
 from ._transform import TransformSettings, make_field, transform_new_points
+from .dask import is_dask_array
 
 __all__ = ["TSNE"]
 
@@ -382,6 +383,28 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             )
         if self.metric == "precomputed":
             check_precomputed(X, init=self.init, method=self.method)
+        self._check_method_params()
+        return X
+
+    def _validate_dask_input(self, X):
+        """Checks a dask array of samples (acctsne.dask) without computing it."""
+        from . import dask as acctsne_dask
+
+        X = acctsne_dask.check_rows(X)
+        if not (isinstance(self.metric, str) and self.metric == "euclidean") or (
+            self.metric_params
+        ):
+            raise ValueError(
+                "TSNE.fit of a dask array needs metric='euclidean' without metric_params "
+                f"(got metric={self.metric!r}, metric_params={self.metric_params!r}); "
+                "compute a graph with acctsne.dask.kneighbors_graph, or pass a numpy array."
+            )
+        self.n_features_in_ = X.shape[1]
+        vars(self).pop("feature_names_in_", None)
+        self._check_method_params()
+        return X
+
+    def _check_method_params(self):
         if self.method == "barnes_hut" and self.n_components > 3:
             raise ValueError(
                 "'n_components' should be inferior to 4 for the "
@@ -399,7 +422,6 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 f"fft_min_intervals ({self.fft_min_intervals}) must not exceed "
                 f"fft_max_intervals ({self.fft_max_intervals})"
             )
-        return X
 
     def _resolve_method(self, X):
         """The gradient method for this fit (resolves method='auto')."""
@@ -421,7 +443,17 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         else:
             self.learning_rate_ = self.learning_rate
 
-        X = self._validate_input(X)
+        dask_input = is_dask_array(X)
+        if dask_input:
+            X = self._validate_dask_input(X)
+            if self._resolve_method(X) == "exact":
+                # The exact method holds n^2 values: its X is small enough for the client.
+                from .dask import compute
+
+                (X,) = compute(X)
+                dask_input = False
+        if not dask_input:
+            X = self._validate_input(X)
         self._method = self._resolve_method(X)
         random_state = check_random_state(self.random_state)
         n_samples = X.shape[0]
@@ -463,11 +495,21 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 auto_approx_min_samples=self._AUTO_APPROX_MIN_SAMPLES,
                 times=self._phase_times,
                 locality_order=True,
+                graph=self._dask_graph if dask_input else None,
             )
         self._phase_times["affinities"] = time() - t0 - self._phase_times.get("knn", 0.0)
 
         t0 = time()
-        X_embedded = initial_embedding(self.init, X, n_samples, self.n_components, random_state)
+        if dask_input and isinstance(self.init, str) and self.init == "pca":
+            from .dask import pca_embedding
+
+            X_embedded = rescaled_pca(
+                pca_embedding(X, self.n_components), n_samples, self.n_components, random_state
+            )
+        else:
+            X_embedded = initial_embedding(
+                self.init, X, n_samples, self.n_components, random_state
+            )
         self._phase_times["init"] = time() - t0
         # Degrees of freedom of the Student's t-distribution (van der Maaten, 2009).
         degrees_of_freedom = max(self.n_components - 1, 1)
@@ -483,6 +525,23 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             # What transform (the training data) and optimize (P) need, kept on success.
             self._kept = {"X": None if self.metric == "precomputed" else X, "P": P}
         return embedding
+
+    def _dask_graph(self, X, n_neighbors):
+        """The kNN graph of a dask array, on its cluster (acctsne.dask)."""
+        from .dask import nearest_neighbors
+
+        approximate = use_approximate_neighbors(
+            self.neighbors,
+            native=True,
+            n_samples=X.shape[0],
+            sparse=False,
+            metric=self.metric,
+            metric_params=self.metric_params,
+            auto_approx_min_samples=self._AUTO_APPROX_MIN_SAMPLES,
+        )
+        if self.verbose:
+            print(f"[t-SNE] Indexed {X.shape[0]} samples in 0.000s...")
+        return nearest_neighbors(X, n_neighbors, approximate=approximate, verbose=self.verbose)
 
     def _tsne(self, P, degrees_of_freedom, X_embedded, pool, rows=None):
         """Runs sklearn's two-phase schedule on one native gradient engine.
@@ -780,6 +839,20 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 f"early_exaggeration_iter ({early_exaggeration_iter}) must not exceed "
                 f"max_iter ({max_iter})"
             )
+        if is_dask_array(X):
+            from . import dask as acctsne_dask
+
+            if max_perplexity(perplexity) >= self.embedding_.shape[0]:
+                raise ValueError(
+                    f"perplexity ({perplexity}) must be less than the number of training "
+                    f"samples ({self.embedding_.shape[0]})"
+                )
+            return acctsne_dask.transform(self, X, params)
+        if is_dask_array(self._training_data):
+            # Fitted on a dask array: the training rows come to the client once.
+            from .dask import compute
+
+            (self._training_data,) = compute(self._training_data)
         fitted_sparse = issparse(self._training_data)
         precomputed = self.metric == "precomputed"
         X = validate_data(
@@ -927,6 +1000,11 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def __getstate__(self):
         state = super().__getstate__()
         state.pop("_field", None)  # native; rebuilt on the first transform after loading
+        if is_dask_array(state.get("_training_data")):
+            # A model fitted on a dask array is saved with its training rows in memory.
+            from .dask import compute
+
+            (state["_training_data"],) = compute(state["_training_data"])
         if "embedding_" in state:
             state["_acctsne_model_format"] = MODEL_FORMAT
             state["_acctsne_version"] = _core.__version__
