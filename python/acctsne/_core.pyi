@@ -184,6 +184,28 @@ def knn_exact(
 ) -> tuple[Any, ...]:
     """Exact kNN: (indices int32, squared distances float32)."""
 
+def knn_block_step(
+    queries: np.ndarray,
+    query_start: int,
+    reference: np.ndarray,
+    reference_start: int,
+    k: int,
+    mean: ArrayLike,
+    max_abs: float,
+    values: np.ndarray,
+    ids: np.ndarray,
+    exact: np.ndarray,
+    n_threads: int | ThreadPool = ...,
+    simd_level: str | None = ...,
+) -> None:
+    """One step of the blocked exact kNN: folds a reference block into the queries' state (values float32, ids int32, exact float64; in place)."""
+
+def knn_column_sums(X: np.ndarray, sums: np.ndarray) -> None:
+    """Adds X's rows, in order, to the float64 running sums (in place)."""
+
+def knn_max_abs_deviation(X: np.ndarray, mean: ArrayLike) -> float:
+    """max |x - mean| over X (FloatingPointError for non-finite input)."""
+
 def knn_query(
     reference: np.ndarray,
     queries: np.ndarray,
