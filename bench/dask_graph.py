@@ -1,6 +1,8 @@
 """The kNN graph on a Dask cluster against the number of worker processes.
 
-    python bench/dask_graph.py --sizes 250000 1000000 --workers 1 2 \\
+    python bench/dask_graph.py --sizes 250000 --chunk-rows 62500 --out /tmp/dask_graph_250k
+    python bench/dask_graph.py --sizes 1000000 --chunk-rows 500000 --out /tmp/dask_graph_1m
+    python bench/dask_graph.py --merge /tmp/dask_graph_250k.json /tmp/dask_graph_1m.json \\
         --out bench/results/dask_graph
 
 For each size, a 50-d Gaussian mixture (``acctsne.benchmark.datasets``'s ``blobs``) and
@@ -10,7 +12,7 @@ threads) gives the reference graph and its time; then, for each worker count, a 
 workers first (the timing starts when it is there), and ``acctsne.dask.nearest_neighbors``
 timed in exact and approximate mode. Recall@90 is measured over every row against the
 exact graph, and the exact mode's graph is checked to be bitwise the local one. Writes
-``<out>.json`` and ``<out>.md``.
+``<out>.json``, ``<out>.md`` and ``<out>.png``.
 """
 
 from __future__ import annotations
@@ -48,9 +50,12 @@ def run_size(n, workers, modes, chunk_rows, threads):
     print(f"n={n}: local exact {local:.1f} s", flush=True)
     rows = []
     for w in workers:
-        with LocalCluster(
-            n_workers=w, threads_per_worker=1, processes=True, dashboard_address=":0"
-        ) as cluster, Client(cluster) as client:
+        with (
+            LocalCluster(
+                n_workers=w, threads_per_worker=1, processes=True, dashboard_address=":0"
+            ) as cluster,
+            Client(cluster) as client,
+        ):
             dX = client.persist(da.from_array(X, chunks=(chunk_rows, X.shape[1])))
             wait(dX)
             for mode in modes:
@@ -94,11 +99,43 @@ def markdown(rows, info):
             f"{r['recall']:.4f} | {'yes' if r['bitwise_equal_to_local'] else 'no'} |"
         )
     sizes = sorted({r["n"] for r in rows})
-    lines += ["", "Local exact search (reference): " + ", ".join(
-        f"{n:,}: {next(r['local_exact_seconds'] for r in rows if r['n'] == n):.1f} s"
-        for n in sizes
-    )]
+    lines += [
+        "",
+        "Local exact search (reference): "
+        + ", ".join(
+            f"{n:,}: {next(r['local_exact_seconds'] for r in rows if r['n'] == n):.1f} s"
+            for n in sizes
+        ),
+    ]
     return "\n".join(lines) + "\n"
+
+
+def plot(rows, out):
+    """Graph seconds against worker processes, a line per size and mode."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for n in sorted({r["n"] for r in rows}):
+        for mode, style in (("exact", "o-"), ("approx", "s--")):
+            line = sorted(
+                (r["workers"], r["seconds"]) for r in rows if (r["n"], r["mode"]) == (n, mode)
+            )
+            if line:
+                ax.plot(*zip(*line), style, label=f"{n:,} {mode}")
+        local = next(r["local_exact_seconds"] for r in rows if r["n"] == n)
+        ax.axhline(local, color="grey", lw=0.8, ls=":")
+        ax.annotate(f"local exact {n:,}", (1, local), fontsize=7, va="bottom")
+    ax.set_xlabel("worker processes (1 thread each)")
+    ax.set_ylabel("graph seconds (k = 90)")
+    ax.set_yscale("log")
+    ax.set_xticks(sorted({r["workers"] for r in rows}))
+    ax.legend(fontsize=8)
+    ax.set_title("acctsne.dask kNN graph, 50-d Gaussian mixture")
+    fig.tight_layout()
+    fig.savefig(out + ".png", dpi=120)
 
 
 def main():
@@ -109,15 +146,30 @@ def main():
     parser.add_argument("--chunk-rows", type=int, default=125000)
     parser.add_argument("--threads", type=int, default=2, help="threads of the local search")
     parser.add_argument("--out", default="bench/results/dask_graph")
+    parser.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="JSON",
+        help="write <out> from the results of earlier runs (their JSON files) instead",
+    )
     args = parser.parse_args()
     rows = []
-    for n in args.sizes:
-        rows += run_size(n, args.workers, args.modes, args.chunk_rows, args.threads)
-    info = machine_info(args.threads)
+    if args.merge:
+        runs = []
+        for path in args.merge:
+            with open(path) as f:
+                runs.append(json.load(f))
+        rows = [row for run in runs for row in run["results"]]
+        info = runs[0]["machine"]
+    else:
+        for n in args.sizes:
+            rows += run_size(n, args.workers, args.modes, args.chunk_rows, args.threads)
+        info = machine_info(args.threads)
     with open(args.out + ".json", "w") as f:
         json.dump({"machine": info, "k": K, "results": rows}, f, indent=1)
     with open(args.out + ".md", "w") as f:
         f.write(markdown(rows, info))
+    plot(rows, args.out)
     print(markdown(rows, info))
 
 

@@ -26,9 +26,12 @@ from acctsne import dask as acctsne_dask
 
 @pytest.fixture(scope="module")
 def client():
-    with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-    ) as cluster, Client(cluster) as c:
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as c,
+    ):
         yield c
 
 
@@ -74,7 +77,8 @@ def test_fit_is_bitwise_the_local_fit(client, init, method):
 
 
 def test_fit_of_int_data_and_exact_method(client):
-    X = np.random.default_rng(2).integers(0, 20, size=(300, 6))
+    # Integers beyond float32's 2^24 round as a local fit's validation rounds them.
+    X = np.random.default_rng(2).integers(0, 20, size=(300, 6)) * 2_000_001 + 2**25
     for method in ("exact", "barnes_hut"):
         local = TSNE(method=method, random_state=0, max_iter=250).fit_transform(X)
         dX = da.from_array(X, chunks=(100, 6))
@@ -105,6 +109,28 @@ def test_model_fitted_on_dask_saves_its_training_rows(client, tmp_path):
     np.testing.assert_array_equal(loaded.transform(X[:50]), model.transform(X[:50]))
 
 
+def test_blocked_pca_across_chunks_and_against_scikit_learn(client):
+    from sklearn.decomposition import PCA
+
+    from acctsne._initialization import pca_components, pca_project, pca_scatter, pca_sums
+
+    # More rows than one PCA block, chunks not on block multiples: the workers' sums
+    # continue across chunks and give the local bits.
+    X = _blobs(40_000, 10, seed=10)
+    mean = pca_sums(X) / len(X)
+    local = pca_project(X, mean, pca_components(pca_scatter(X, mean), 2))
+    remote = acctsne_dask.pca_embedding(da.from_array(X, chunks=7000), 2)
+    np.testing.assert_array_equal(remote, local)
+    # The components are scikit-learn's (covariance solver, sign convention) to rounding.
+    expected = PCA(n_components=2, svd_solver="covariance_eigh").fit_transform(X)
+    np.testing.assert_allclose(local, expected, rtol=1e-3, atol=1e-3 * np.abs(expected).max())
+    # Fortran-ordered input gives the same bits.
+    np.testing.assert_array_equal(
+        pca_project(np.asfortranarray(X), mean, pca_components(pca_scatter(X, mean), 2)), local
+    )
+    assert np.array_equal(pca_sums(np.asfortranarray(X)), pca_sums(X))
+
+
 def test_kneighbors_graph_has_kneighbors_transformer_format(client):
     X = _blobs(900, 8, seed=6, dtype=np.float64)
     graph = acctsne_dask.kneighbors_graph(da.from_array(X, chunks=250), n_neighbors=10)
@@ -114,9 +140,8 @@ def test_kneighbors_graph_has_kneighbors_transformer_format(client):
     np.testing.assert_array_equal(graph.indices, reference.indices)
     np.testing.assert_allclose(graph.data, reference.data, rtol=1e-6, atol=1e-9)
     # Usable as a precomputed graph.
-    embedding = TSNE(metric="precomputed", init="random", perplexity=3, random_state=0).fit_transform(
-        graph
-    )
+    tsne = TSNE(metric="precomputed", init="random", perplexity=3, random_state=0)
+    embedding = tsne.fit_transform(graph)
     assert np.all(np.isfinite(embedding))
 
 
@@ -152,6 +177,7 @@ def test_worker_killed_mid_graph_gives_the_same_graph(client):
     while not any(client.processing().values()) and time.time() < deadline:
         time.sleep(0.01)
     time.sleep(0.3)
+    assert thread.is_alive()  # killed in the middle of the computation
     victim = sorted(before)[0]
     os.kill(pids[victim], signal.SIGKILL)
     thread.join(timeout=300)
@@ -202,13 +228,17 @@ def test_bad_input(client):
         TSNE().fit(da.from_array(X[:, 0], chunks=100))
     unknown = da.from_array(X, chunks=100)
     unknown = unknown[unknown[:, 0] > -100]  # chunk sizes unknown until computed
-    with pytest.raises(ValueError, match="compute_chunk_sizes"):
+    with pytest.raises(ValueError, match=r"unknown size; call X\.compute_chunk_sizes"):
         TSNE().fit(unknown)
+    with pytest.raises(ValueError, match="at most 1000 features"):
+        TSNE().fit(da.from_array(np.zeros((50, 1001)), chunks=10))
+    with pytest.raises(TypeError, match="n_neighbors must be an integer"):
+        acctsne_dask.kneighbors_graph(da.from_array(X, chunks=100), 5.5)
     with pytest.raises(ValueError, match="metric='euclidean'"):
         TSNE(metric="cosine").fit(da.from_array(X, chunks=100))
     with pytest.raises(ValueError, match="n_neighbors must be in"):
         acctsne_dask.nearest_neighbors(da.from_array(X, chunks=100), 300)
-    with pytest.raises(TypeError, match="dask.array.Array"):
+    with pytest.raises(TypeError, match=r"dask\.array\.Array"):
         acctsne_dask.kneighbors_graph(X, 5)
     with pytest.raises(TypeError, match="real numbers"):
         acctsne_dask.check_rows(da.from_array(np.array([["a", "b"]] * 4), chunks=2))

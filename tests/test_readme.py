@@ -16,7 +16,7 @@ def test_readme_examples_run(tmp_path, monkeypatch):
     blocks = python_blocks()
     assert len(blocks) >= 8
     monkeypatch.chdir(tmp_path)  # the plotting example writes a file
-    namespace = {}
+    namespace = {"__name__": "__main__"}  # as a script: the Dask example's guard opens
     for number, code in enumerate(blocks, start=1):
         exec(compile(code, f"README.md python block {number}", "exec"), namespace)
     # What the examples promise.
@@ -31,6 +31,9 @@ def test_readme_examples_run(tmp_path, monkeypatch):
     np.testing.assert_array_equal(
         namespace["Y_again"], namespace["model"].transform(namespace["X_new"])
     )
+    np.testing.assert_array_equal(namespace["Y_dask"], namespace["Y"])
+    assert namespace["Y_new_dask"].shape == (297, 2)
+    assert namespace["graph"].shape == (1797, 1797) and namespace["graph"].nnz == 1797 * 16
     for name in ("Y_tight", "Y_heavy", "Y_multi"):
         assert namespace[name].shape == (1797, 2)
         assert not np.array_equal(namespace[name], namespace["Y"])

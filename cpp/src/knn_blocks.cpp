@@ -90,17 +90,29 @@ void BlockKnnStep(const T* queries, int64_t n_queries, int64_t query_start, cons
   ACCTSNE_CHECK(d >= 1 && k >= 1, "kNN block step needs d >= 1 and k >= 1, got d=", d, ", k=", k);
   ACCTSNE_CHECK(n_queries >= 0 && n_ref >= 0 && query_start >= 0 && reference_start >= 0,
                 "kNN block step: negative sizes or offsets");
-  ACCTSNE_CHECK(query_start + n_queries < kEmptyId && reference_start + n_ref < kEmptyId,
+  ACCTSNE_CHECK(query_start < kEmptyId - n_queries && reference_start < kEmptyId - n_ref,
                 "too many samples for kNN");
   if (n_queries == 0 || n_ref == 0) return;
-  ACCTSNE_CHECK(std::isfinite(max_abs) && max_abs >= 0.0, "kNN block step: bad max_abs ",
-                max_abs);
+  ACCTSNE_CHECK(std::isfinite(max_abs) && max_abs >= 0.0 && std::isfinite(CentringScale(max_abs)),
+                "kNN block step: bad max_abs ", max_abs);
+  // The state: empty entries, or (value, id, exact) with a valid id and ordered numbers
+  // (NaN would break the top-k's ordering).
+  for (int64_t e = 0; e < n_queries * k; ++e) {
+    if (ids[e] == kEmptyId) continue;
+    ACCTSNE_CHECK(ids[e] >= 0 && !std::isnan(values[e]) && !std::isnan(exact[e]),
+                  "kNN block step: invalid state entry ", e, " (id ", ids[e], ")");
+    // A block folded twice would keep its rows twice.
+    ACCTSNE_CHECK(ids[e] < reference_start || ids[e] >= reference_start + n_ref,
+                  "kNN block step: the state already holds rows of this reference block");
+  }
   for (int64_t e = 0; e < n_queries * d; ++e)
     if (!std::isfinite(static_cast<double>(queries[e])))
       throw NumericalError("kNN: input contains non-finite values");
   for (int64_t e = 0; e < n_ref * d; ++e)
     if (!std::isfinite(static_cast<double>(reference[e])))
       throw NumericalError("kNN: input contains non-finite values");
+  for (int64_t f = 0; f < d; ++f)
+    if (!std::isfinite(mean[f])) throw NumericalError("kNN block step: non-finite mean");
   const kernels::DotTileFn dot_tile = kernels::GetDotTile(level);
   const kernels::SquaredDistanceFn squared_distance = kernels::GetSquaredDistance(level);
   const kernels::SquaredDistance64Fn squared_distance64 = kernels::GetSquaredDistance64(level);
@@ -111,6 +123,14 @@ void BlockKnnStep(const T* queries, int64_t n_queries, int64_t query_start, cons
   const int64_t n_tiles = NumBlocks(n_ref, kTile);
   const OrderedSide q = Prepare(queries, n_queries, d, centring, 0, pool);
   const OrderedSide r = Prepare(reference, n_ref, d, centring, n_tiles * kTile, pool);
+  // A centring that does not fit these rows (a wrong mean or max_abs) could overflow
+  // float32; NaN values would break the top-k's ordering.
+  for (int64_t s = 0; s < n_queries; ++s)
+    if (!std::isfinite(q.norms[static_cast<size_t>(s)]))
+      throw NumericalError("kNN block step: the centring does not fit the query rows");
+  for (int64_t s = 0; s < n_ref; ++s)
+    if (!std::isfinite(r.norms[static_cast<size_t>(s)]))
+      throw NumericalError("kNN block step: the centring does not fit the reference rows");
   std::vector<float> tiles(static_cast<size_t>(n_tiles * d * kTile), 0.0f);
   ParallelForRange(pool, n_ref, 1024, [&](int64_t begin, int64_t end) {
     for (int64_t s = begin; s < end; ++s) {

@@ -147,10 +147,15 @@ void AccumulateColumnSums(const T* X, int64_t n, int64_t d, double* sums) {
 template <typename T>
 double MaxAbsDeviation(const T* X, int64_t n, int64_t d, const double* mean) {
   double max_abs = 0.0;
+  bool finite = true;
   for (int64_t i = 0; i < n; ++i)
-    for (int64_t f = 0; f < d; ++f)
-      max_abs = std::max(max_abs, std::abs(static_cast<double>(X[i * d + f]) - mean[f]));
-  if (!std::isfinite(max_abs)) throw NumericalError("kNN: input contains non-finite values");
+    for (int64_t f = 0; f < d; ++f) {
+      const double x = static_cast<double>(X[i * d + f]);
+      finite = finite && std::isfinite(x);  // NaN would slip through std::max
+      max_abs = std::max(max_abs, std::abs(x - mean[f]));
+    }
+  if (!finite || !std::isfinite(max_abs))
+    throw NumericalError("kNN: input contains non-finite values");
   return max_abs;
 }
 

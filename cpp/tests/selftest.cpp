@@ -18,6 +18,7 @@
 #include "acctsne/gradient_descent.h"
 #include "acctsne/gradient_engine.h"
 #include "acctsne/knn.h"
+#include "acctsne/knn_blocks.h"
 #include "acctsne/parallel.h"
 #include "acctsne/quadtree.h"
 #include "acctsne/reference_field.h"
@@ -198,6 +199,49 @@ void RunTransform(int n_threads, int dims, acctsne::FieldKind kind) {
         "a transformed point does not depend on its batch");
 }
 
+// The blocked search (acctsne.dask's kernel) over uneven blocks gives ExactKnn's graph.
+void RunBlockedKnn(int n_threads, int64_t n, int64_t d) {
+  acctsne::ThreadPool pool(n_threads, nullptr);
+  const acctsne::SimdLevel level = acctsne::DefaultSimdLevel();
+  const std::vector<float> X = Blobs(n, d, 11);
+  const int64_t k = 20;
+  std::vector<int32_t> idx(static_cast<size_t>(n * k));
+  std::vector<float> d2(static_cast<size_t>(n * k));
+  acctsne::ExactKnn(X.data(), n, d, k, level, pool, idx.data(), d2.data());
+
+  const std::vector<int64_t> starts = {0, 1, n / 3, n / 3 + 7, n};
+  std::vector<double> sums(static_cast<size_t>(d), 0.0), mean(static_cast<size_t>(d));
+  for (size_t b = 0; b + 1 < starts.size(); ++b)
+    acctsne::KnnColumnSums(X.data() + starts[b] * d, starts[b + 1] - starts[b], d, sums.data());
+  for (int64_t f = 0; f < d; ++f) mean[f] = sums[f] / static_cast<double>(n);
+  double max_abs = 0.0;
+  for (size_t b = 0; b + 1 < starts.size(); ++b)
+    max_abs = std::max(max_abs, acctsne::KnnMaxAbsDeviation(X.data() + starts[b] * d,
+                                                            starts[b + 1] - starts[b], d,
+                                                            mean.data()));
+  bool same = true;
+  for (size_t q = 0; q + 1 < starts.size(); ++q) {
+    const int64_t nq = starts[q + 1] - starts[q];
+    std::vector<float> values(static_cast<size_t>(nq * k), INFINITY);
+    std::vector<int32_t> ids(static_cast<size_t>(nq * k), INT32_MAX);
+    std::vector<double> exact(static_cast<size_t>(nq * k), INFINITY);
+    for (size_t r = 0; r + 1 < starts.size(); ++r)
+      acctsne::BlockKnnStep(X.data() + starts[q] * d, nq, starts[q], X.data() + starts[r] * d,
+                            starts[r + 1] - starts[r], starts[r], d, k, mean.data(), max_abs,
+                            level, pool, values.data(), ids.data(), exact.data());
+    for (int64_t i = 0; i < nq; ++i) {
+      std::vector<std::pair<double, int32_t>> row;
+      for (int64_t m = 0; m < k; ++m) row.emplace_back(exact[i * k + m], ids[i * k + m]);
+      std::sort(row.begin(), row.end());
+      for (int64_t m = 0; m < k; ++m) {
+        const int64_t e = (starts[q] + i) * k + m;
+        same = same && row[m].second == idx[e] && static_cast<float>(row[m].first) == d2[e];
+      }
+    }
+  }
+  Check(same, "blocked kNN steps give ExactKnn's graph");
+}
+
 }  // namespace
 
 int main() {
@@ -209,6 +253,8 @@ int main() {
     RunPipeline(threads, 300, 280, 2, "barnes_hut");  // the screened (wide-row) kNN
     RunPipeline(threads, 250, 6, 3, "barnes_hut");
     RunPipeline(threads, 1500, 5, 2, "barnes_hut");  // six query blocks: kNN pair rounds
+    RunBlockedKnn(threads, 700, 9);
+    RunBlockedKnn(threads, 400, 260);  // wide rows: the screened search's values
     for (int dims : {1, 2}) RunTransform(threads, dims, acctsne::FieldKind::kGrid);
     RunTransform(threads, 3, acctsne::FieldKind::kTree);
     RunTransform(threads, 2, acctsne::FieldKind::kExact);

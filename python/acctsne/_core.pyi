@@ -198,7 +198,8 @@ def knn_block_step(
     n_threads: int | ThreadPool = ...,
     simd_level: str | None = ...,
 ) -> None:
-    """One step of the blocked exact kNN: folds a reference block into the queries' state (values float32, ids int32, exact float64; in place)."""
+    """One step of the blocked exact kNN: folds a reference block into the queries' state
+    (values float32, ids int32, exact float64; in place)."""
 
 def knn_column_sums(X: np.ndarray, sums: np.ndarray) -> None:
     """Adds X's rows, in order, to the float64 running sums (in place)."""

@@ -1,13 +1,13 @@
 """The initial embedding of a fit, as scikit-learn's TSNE makes it.
 
-``init='pca'`` on dense data of at most :data:`PCA_COVARIANCE_MAX_FEATURES` features is
-computed here rather than by :class:`~sklearn.decomposition.PCA`: the same principal
-components (scikit-learn's ``covariance_eigh`` solver, its sign convention), but with
-float64 sums over fixed blocks of :data:`PCA_BLOCK_ROWS` rows, added in row order, and
-BLAS on one thread. Its bits then depend on the data alone, never on the thread count
-or on how the rows are split across machines: ``acctsne.dask`` computes the same blocks
-on its workers and gets the same embedding, bit for bit. Wider or sparse data use
-scikit-learn's PCA.
+``init='pca'`` where scikit-learn's :class:`~sklearn.decomposition.PCA` takes its
+``covariance_eigh`` solver (dense data, at most :data:`PCA_COVARIANCE_MAX_FEATURES`
+features and at least 10 samples per feature) is computed here: the same components
+and sign convention, but in float64 over fixed blocks of :data:`PCA_BLOCK_ROWS` rows,
+added in row order, with BLAS and LAPACK on one thread. Its bits then depend on the
+data alone, not on the thread count or on how the rows are split across machines:
+``acctsne.dask`` computes the same blocks on its workers and gets the same embedding.
+Everything else runs scikit-learn's PCA as before.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ __all__ = [
 # Rows per block of the blocked PCA (its sums' association); a split of the rows across
 # machines must fall on multiples of it.
 PCA_BLOCK_ROWS = 16384
-# scikit-learn's PCA picks the covariance solver up to 1000 features; so does acctsne.
+# scikit-learn's PCA(svd_solver='auto') picks the covariance solver for dense data of
+# at most 1000 features and at least 10 samples per feature; so does acctsne.
 PCA_COVARIANCE_MAX_FEATURES = 1000
 
 
@@ -42,6 +43,7 @@ def uses_blocked_pca(X, n_components):
     return (
         not hasattr(X, "tocsr")  # dense
         and d <= PCA_COVARIANCE_MAX_FEATURES
+        and n >= 10 * d
         and n_components <= min(n, d)
     )
 
@@ -51,7 +53,9 @@ def pca_sums(X, sums=None):
     if sums is None:
         sums = np.zeros(X.shape[1])
     for start in range(0, X.shape[0], PCA_BLOCK_ROWS):
-        sums += np.asarray(X[start : start + PCA_BLOCK_ROWS], dtype=np.float64).sum(axis=0)
+        # C order whatever X's: the sum's association depends on the memory layout.
+        block = np.ascontiguousarray(X[start : start + PCA_BLOCK_ROWS], dtype=np.float64)
+        sums += block.sum(axis=0)
     return sums
 
 
@@ -61,7 +65,8 @@ def pca_scatter(X, mean, scatter=None):
         scatter = np.zeros((X.shape[1], X.shape[1]))
     with threadpool_limits(1, user_api="blas"):
         for start in range(0, X.shape[0], PCA_BLOCK_ROWS):
-            centred = np.asarray(X[start : start + PCA_BLOCK_ROWS], dtype=np.float64) - mean
+            rows = X[start : start + PCA_BLOCK_ROWS]
+            centred = np.ascontiguousarray(rows, dtype=np.float64) - mean
             scatter += centred.T @ centred
     return scatter
 
@@ -69,7 +74,8 @@ def pca_scatter(X, mean, scatter=None):
 def pca_components(scatter, n_components):
     """The leading eigenvectors (rows, largest first), each with its largest-magnitude
     entry positive (scikit-learn's ``svd_flip`` convention for components)."""
-    _, vectors = np.linalg.eigh(scatter)
+    with threadpool_limits(1):
+        _, vectors = np.linalg.eigh(scatter)
     components = vectors[:, ::-1][:, :n_components].T.copy()
     signs = np.sign(components[np.arange(n_components), np.argmax(np.abs(components), axis=1)])
     signs[signs == 0] = 1.0
@@ -81,7 +87,8 @@ def pca_project(X, mean, components):
     out = np.empty((X.shape[0], components.shape[0]), dtype=np.float32)
     with threadpool_limits(1, user_api="blas"):
         for start in range(0, X.shape[0], PCA_BLOCK_ROWS):
-            block = np.asarray(X[start : start + PCA_BLOCK_ROWS], dtype=np.float64) - mean
+            rows = X[start : start + PCA_BLOCK_ROWS]
+            block = np.ascontiguousarray(rows, dtype=np.float64) - mean
             out[start : start + len(block)] = block @ components.T
     return out
 

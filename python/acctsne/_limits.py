@@ -31,7 +31,12 @@ def fit_float32_range(X, *, kind):
         spread = float(np.max(np.abs(data)))
     else:
         # max - min per column: np.ptp's values, and lazy for a dask array.
-        spread = float(np.max(X.max(axis=0) - X.min(axis=0)))
+        spread = np.max(X.max(axis=0) - X.min(axis=0))
+        if hasattr(X, "dask"):
+            from .dask import compute
+
+            (spread,) = compute(spread)
+        spread = float(spread)
     if not np.isfinite(spread) or spread == 0.0:
         return X, 1.0
     exponent = int(np.floor(np.log2(spread)))

@@ -39,7 +39,7 @@ from ._affinities import (
     sparse_affinities,
 )
 from ._config import resolve_n_threads
-from ._initialization import initial_embedding, rescaled_pca
+from ._initialization import initial_embedding, rescaled_pca, uses_blocked_pca
 from ._model import (
     MODEL_FORMAT,
     PERPLEXITY_LIST_TYPES,
@@ -357,6 +357,10 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.keep_training_data = keep_training_data
 
     def _check_params_vs_input(self, X):
+        if is_dask_array(X):
+            from .dask import check_rows
+
+            check_rows(X)  # chunk sizes known, before they are counted
         check_perplexity(self.perplexity)
         n_samples = _num_samples(X)
         if max_perplexity(self.perplexity) >= n_samples:
@@ -399,6 +403,8 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 f"(got metric={self.metric!r}, metric_params={self.metric_params!r}); "
                 "compute a graph with acctsne.dask.kneighbors_graph, or pass a numpy array."
             )
+        if isinstance(self.init, str) and self.init == "pca":
+            acctsne_dask.check_pca_input(X.shape, self.n_components)
         self.n_features_in_ = X.shape[1]
         vars(self).pop("feature_names_in_", None)
         self._check_method_params()
@@ -501,15 +507,23 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
         t0 = time()
         if dask_input and isinstance(self.init, str) and self.init == "pca":
-            from .dask import pca_embedding
+            from .dask import compute, pca_embedding
 
-            X_embedded = rescaled_pca(
-                pca_embedding(X, self.n_components), n_samples, self.n_components, random_state
-            )
+            if uses_blocked_pca(X, self.n_components):
+                X_embedded = rescaled_pca(
+                    pca_embedding(X, self.n_components),
+                    n_samples,
+                    self.n_components,
+                    random_state,
+                )
+            else:
+                # Under 10 samples per feature (X is small): scikit-learn's PCA, as locally.
+                (X_local,) = compute(X)
+                X_embedded = initial_embedding(
+                    self.init, X_local, n_samples, self.n_components, random_state
+                )
         else:
-            X_embedded = initial_embedding(
-                self.init, X, n_samples, self.n_components, random_state
-            )
+            X_embedded = initial_embedding(self.init, X, n_samples, self.n_components, random_state)
         self._phase_times["init"] = time() - t0
         # Degrees of freedom of the Student's t-distribution (van der Maaten, 2009).
         degrees_of_freedom = max(self.n_components - 1, 1)

@@ -30,6 +30,7 @@ a partition), not on the number of workers.
 from __future__ import annotations
 
 import time
+from numbers import Integral
 
 import numpy as np
 from scipy.sparse import csr_matrix
@@ -42,14 +43,23 @@ from ._initialization import (
     pca_project,
     pca_scatter,
     pca_sums,
+    uses_blocked_pca,
 )
 from ._neighbors import Neighbors
 
-__all__ = ["is_dask_array", "kneighbors_graph"]
+__all__ = [
+    "check_rows",
+    "compute",
+    "is_dask_array",
+    "kneighbors_graph",
+    "nearest_neighbors",
+    "pca_embedding",
+    "transform",
+]
 
 _EMPTY_ID = np.iinfo(np.int32).max
-# Query rows per exact-distance batch of the approximate merge (bounds its memory).
-_APPROX_BATCH = 2048
+# Bytes of float64 differences per exact-distance batch of the approximate merge.
+_APPROX_BATCH_BYTES = 64 << 20
 
 
 def is_dask_array(X):
@@ -74,10 +84,10 @@ def check_rows(X, *, min_samples=2):
     """A dask array of samples checked and made ready for the graph.
 
     Returns X with one chunk along the features, float32 or float64 (other numeric
-    dtypes become float64, as scikit-learn's validation does). Raises ValueError or
-    TypeError naming what is wrong, before anything runs on the cluster.
+    dtypes become float32, as the estimator's validation makes them). Raises ValueError
+    or TypeError naming what is wrong, before anything runs on the cluster.
     """
-    _, da = _import_dask()
+    _import_dask()
     if X.ndim != 2:
         raise ValueError(
             f"Expected a 2D dask array of shape (n_samples, n_features), got ndim={X.ndim}"
@@ -89,6 +99,10 @@ def check_rows(X, *, min_samples=2):
         )
     if X.dtype.kind not in "biuf":
         raise TypeError(f"The dask array must hold real numbers, got dtype {X.dtype}")
+    if not isinstance(X._meta, np.ndarray):
+        raise TypeError(
+            f"The dask array's chunks must be numpy arrays, got {type(X._meta).__name__}"
+        )
     n, d = X.shape
     if n < min_samples:
         raise ValueError(
@@ -98,7 +112,7 @@ def check_rows(X, *, min_samples=2):
     if d < 1:
         raise ValueError(f"Found array with 0 feature(s) (shape={X.shape})")
     if X.dtype not in (np.float32, np.float64):
-        X = X.astype(np.float64)
+        X = X.astype(np.float32)
     if len(X.chunks[1]) > 1:
         X = X.rechunk({1: -1})
     return X
@@ -125,8 +139,24 @@ def _active_client(client):
 def compute(*collections, client=None):
     """dask.compute on the active client, with clear errors and Ctrl-C cancelling.
 
-    A KeyboardInterrupt cancels the submitted futures before it propagates; a cluster
-    that cannot be reached raises RuntimeError naming its scheduler.
+    Parameters
+    ----------
+    *collections : dask collections
+        What to compute.
+    client : distributed.Client, default=None
+        None: the default client, or dask's local scheduler without one.
+
+    Returns
+    -------
+    results : tuple
+        One result per collection.
+
+    Raises
+    ------
+    KeyboardInterrupt
+        After cancelling the submitted futures.
+    RuntimeError
+        The client is closed or its cluster went away (the message names its scheduler).
     """
     dask, _ = _import_dask()
     client = _active_client(client)
@@ -177,7 +207,9 @@ def _empty_state(n_rows, k):
     )
 
 
-def _exact_step(state, queries, query_start, reference, reference_start, k, sums, n, max_abs):
+def _exact_step(
+    state, queries, query_start, reference, reference_start, k, sums, n, max_abs, simd_level
+):
     values, ids, exact = (
         _empty_state(queries.shape[0], k) if state is None else (a.copy() for a in state)
     )
@@ -193,18 +225,21 @@ def _exact_step(state, queries, query_start, reference, reference_start, k, sums
         ids,
         exact,
         n_threads=1,
+        simd_level=simd_level,
     )
     return values, ids, exact
 
 
-def _finish(state):
-    """Rows sorted by (exact distance, index): (indices int32, squared float64)."""
+def _finish(state, dtype):
+    """Rows sorted by (exact distance, index): (indices int32, squared distances in
+    ``dtype``: float32 for a fit, as ExactKnn gives them; float64 for a graph)."""
     _, ids, exact = state
     order = np.lexsort((ids, exact), axis=-1)
-    return np.take_along_axis(ids, order, 1), np.take_along_axis(exact, order, 1)
+    sorted_exact = np.take_along_axis(exact, order, 1)
+    return np.take_along_axis(ids, order, 1), sorted_exact.astype(dtype, copy=False)
 
 
-def _exact_graph_tasks(X, k):
+def _exact_graph_tasks(X, k, dtype):
     dask, _ = _import_dask()
     delayed = dask.delayed
     blocks = X.to_delayed().ravel().tolist()
@@ -216,6 +251,9 @@ def _exact_graph_tasks(X, k):
     max_abs = delayed(max, pure=True)(
         [delayed(_max_abs, pure=True)(block, sums, n) for block in blocks]
     )
+    # The client's SIMD level on every worker: the same selection values, or a clear
+    # error from a worker whose CPU lacks it.
+    simd_level = _core.simd_info()["default"]
     results = []
     m = len(blocks)
     for i in range(m):
@@ -223,18 +261,26 @@ def _exact_graph_tasks(X, k):
         for step in range(m):  # the query chunk's own rows first: thresholds fall early
             j = (i + step) % m
             state = delayed(_exact_step, pure=True)(
-                state, blocks[i], starts[i], blocks[j], starts[j], k, sums, n, max_abs
+                state, blocks[i], starts[i], blocks[j], starts[j], k, sums, n, max_abs, simd_level
             )
-        results.append(delayed(_finish, pure=True)(state))
+        results.append(delayed(_finish, pure=True)(state, dtype))
     return results
 
 
 # ------------------------------------------------------------------ the approximate graph
+def _check_finite(block):
+    if not np.all(np.isfinite(block)):
+        raise FloatingPointError("kNN: input contains non-finite values")
+
+
 def _hnsw_index(block):
     """One chunk's faiss HNSW graph (built on one thread: a function of the chunk),
     serialised so that it travels between workers."""
     from . import _ann
 
+    _check_finite(block)
+    if block.shape[0] == 0:
+        return None
     faiss = _ann._import_faiss()
     index = _ann._build_index(faiss, np.ascontiguousarray(block, dtype=np.float32))
     return faiss.serialize_index(index)
@@ -244,6 +290,10 @@ def _approx_step(state, queries, query_start, reference, reference_start, index_
     """Folds one chunk's HNSW candidates into the queries' k best by (exact, index)."""
     from . import _ann
 
+    _check_finite(queries)
+    nq = queries.shape[0]
+    if index_bytes is None or nq == 0:  # an empty chunk offers nothing
+        return state if state is not None else _approx_empty(nq, k)
     faiss = _ann._import_faiss()
     faiss.omp_set_num_threads(1)
     index = faiss.deserialize_index(index_bytes)
@@ -251,13 +301,13 @@ def _approx_step(state, queries, query_start, reference, reference_start, index_
     index.hnsw.efSearch = max(int(_ann._HNSW_EF_SEARCH_FACTOR * (k + 1)), 64)
     q32 = np.ascontiguousarray(queries, dtype=np.float32)
     _, found = index.search(q32, kc)
-    nq = queries.shape[0]
     ids = np.where(found >= 0, found + reference_start, _EMPTY_ID).astype(np.int64)
     self_rows = np.arange(query_start, query_start + nq)[:, None]
     ids[ids == self_rows] = _EMPTY_ID
     exact = np.full(ids.shape, np.inf)
-    for a in range(0, nq, _APPROX_BATCH):
-        rows = slice(a, a + _APPROX_BATCH)
+    batch = max(1, _APPROX_BATCH_BYTES // (8 * kc * queries.shape[1] + 1))
+    for a in range(0, nq, batch):
+        rows = slice(a, a + batch)
         valid = ids[rows] != _EMPTY_ID
         local = np.where(valid, ids[rows] - reference_start, 0)
         diff = reference[local].astype(np.float64) - queries[rows, None, :].astype(np.float64)
@@ -275,17 +325,21 @@ def _approx_step(state, queries, query_start, reference, reference_start, index_
     return ids, exact
 
 
-def _approx_finish(state):
+def _approx_empty(nq, k):
+    return np.full((nq, k), _EMPTY_ID, dtype=np.int64), np.full((nq, k), np.inf)
+
+
+def _approx_finish(state, dtype):
     ids, exact = state
     if np.any(ids == _EMPTY_ID):
         raise RuntimeError(
             "the approximate search found fewer than n_neighbors neighbours for some "
             "samples; use the exact search"
         )
-    return ids.astype(np.int32), exact
+    return ids.astype(np.int32), exact.astype(dtype, copy=False)
 
 
-def _approx_graph_tasks(X, k):
+def _approx_graph_tasks(X, k, dtype):
     dask, _ = _import_dask()
     from . import _ann
 
@@ -303,7 +357,7 @@ def _approx_graph_tasks(X, k):
             state = delayed(_approx_step, pure=True)(
                 state, blocks[i], starts[i], blocks[j], starts[j], indexes[j], k
             )
-        results.append(delayed(_approx_finish, pure=True)(state))
+        results.append(delayed(_approx_finish, pure=True)(state, dtype))
     return results
 
 
@@ -329,25 +383,29 @@ def nearest_neighbors(X, n_neighbors, *, approximate=False, client=None, verbose
         ``(indices int32, sq_distances float32, seconds)`` as a local search returns
         them (the exact search: the same bits).
     """
-    indices, sq64, seconds = _graph_arrays(X, n_neighbors, approximate, client)
+    indices, sq_distances, seconds = _graph_arrays(X, n_neighbors, approximate, client, np.float32)
     if verbose:
         print(f"[t-SNE] Computed neighbors for {X.shape[0]} samples in {seconds:.3f}s...")
-    return Neighbors(indices, sq64.astype(np.float32), seconds)
+    return Neighbors(indices, sq_distances, seconds)
 
 
-def _graph_arrays(X, n_neighbors, approximate, client):
+def _graph_arrays(X, n_neighbors, approximate, client, dtype):
+    """(indices int32, squared distances of ``dtype``, seconds), each array n x k; the
+    workers send ``n x k x (4 + itemsize)`` bytes, the only data that reaches the client."""
     X = check_rows(X)
     n = X.shape[0]
+    if not isinstance(n_neighbors, Integral) or isinstance(n_neighbors, bool):
+        raise TypeError(f"n_neighbors must be an integer, got {n_neighbors!r}")
     k = int(n_neighbors)
     if not 1 <= k < n:
         raise ValueError(f"n_neighbors must be in [1, n_samples - 1] = [1, {n - 1}], got {k}")
-    tasks = _approx_graph_tasks(X, k) if approximate else _exact_graph_tasks(X, k)
+    tasks = (_approx_graph_tasks if approximate else _exact_graph_tasks)(X, k, dtype)
     t0 = time.time()
     parts = compute(*tasks, client=client)
     seconds = time.time() - t0
     indices = np.concatenate([p[0] for p in parts]).astype(np.int32, copy=False)
-    sq64 = np.concatenate([p[1] for p in parts])
-    return indices, sq64, seconds
+    sq_distances = np.concatenate([p[1] for p in parts])
+    return indices, sq_distances, seconds
 
 
 def kneighbors_graph(X, n_neighbors=5, *, approximate=False, client=None):
@@ -396,7 +454,7 @@ def kneighbors_graph(X, n_neighbors=5, *, approximate=False, client=None):
             f"kneighbors_graph takes a dask.array.Array, got {type(X).__name__}; for "
             "in-memory data use sklearn.neighbors.KNeighborsTransformer"
         )
-    indices, sq64, _ = _graph_arrays(X, n_neighbors, approximate, client)
+    indices, sq64, _ = _graph_arrays(X, n_neighbors, approximate, client, np.float64)
     n, k = indices.shape
     columns = np.concatenate([np.arange(n, dtype=np.int64)[:, None], indices], axis=1)
     data = np.concatenate([np.zeros((n, 1)), np.sqrt(sq64)], axis=1)
@@ -411,24 +469,53 @@ def _aligned(X):
     n = X.shape[0]
     bounds = {0, n}
     for start in _starts(X)[1:-1]:
-        bounds.add(min(n, int(round(start / PCA_BLOCK_ROWS)) * PCA_BLOCK_ROWS))
+        nearest = (int(start) + PCA_BLOCK_ROWS // 2) // PCA_BLOCK_ROWS * PCA_BLOCK_ROWS
+        bounds.add(min(n, nearest))
     bounds = sorted(bounds)
     chunks = tuple(b - a for a, b in zip(bounds[:-1], bounds[1:]) if b > a)
     return X if chunks == X.chunks[0] else X.rechunk({0: chunks})
 
 
-def pca_embedding(X, n_components, client=None):
-    """The principal-component coordinates that a local init='pca' computes
-    (acctsne._initialization), with the blocks on the workers: float32 (n, c)."""
-    dask, _ = _import_dask()
-    delayed = dask.delayed
-    n, d = X.shape
+def check_pca_input(shape, n_components):
+    """ValueError, before any work, when init='pca' cannot run on a dask array."""
+    n, d = shape
     if d > PCA_COVARIANCE_MAX_FEATURES or n_components > min(n, d):
         raise ValueError(
             f"init='pca' on a dask array needs at most {PCA_COVARIANCE_MAX_FEATURES} "
             f"features and n_components <= min(n_samples, n_features), got shape "
-            f"{X.shape}; reduce the features first (e.g. dask-ml's PCA) or pass "
-            "init='random' or an array."
+            f"{shape} and n_components={n_components}; reduce the features first (e.g. "
+            "dask-ml's PCA) or pass init='random' or an array."
+        )
+
+
+def pca_embedding(X, n_components, client=None):
+    """The principal-component coordinates that a local ``init='pca'`` computes.
+
+    The blocked PCA of :mod:`acctsne._initialization` with its blocks on the workers:
+    the same bits as a local fit (for data that fit runs it on; ``TSNE`` brings other
+    data, fewer than 10 samples per feature, to the client for scikit-learn's PCA).
+
+    Parameters
+    ----------
+    X : dask.array.Array of shape (n_samples, n_features)
+        Checked samples (:func:`check_rows`), at most 1000 features.
+    n_components : int
+        Number of components.
+    client : distributed.Client, default=None
+        The cluster (None: the default client).
+
+    Returns
+    -------
+    coordinates : ndarray of float32, shape (n_samples, n_components)
+        Not yet rescaled (see ``_initialization.rescaled_pca``).
+    """
+    dask, _ = _import_dask()
+    delayed = dask.delayed
+    n = X.shape[0]
+    check_pca_input(X.shape, n_components)
+    if not uses_blocked_pca(X, n_components):
+        raise ValueError(
+            f"the blocked PCA needs at least 10 samples per feature, got shape {X.shape}"
         )
     X = _aligned(X)
     blocks = X.to_delayed().ravel().tolist()
@@ -475,10 +562,32 @@ def transform(model, X, params):
 
     The model is one task of the graph, so it travels to each worker once; a model
     fitted on a dask array assembles its training data on a worker, not on the client.
+
+    Parameters
+    ----------
+    model : TSNE
+        A fitted model that kept its training data (dense, a feature metric).
+    X : dask.array.Array of shape (n_new_samples, n_features)
+        New samples.
+    params : dict
+        ``TSNE.transform``'s validated keyword arguments (``init`` 'median' or
+        'weighted').
+
+    Returns
+    -------
+    X_new : dask.array.Array of float32, shape (n_new_samples, n_components)
+        Chunked as X's rows; each chunk bitwise a local ``transform`` of it.
     """
-    import copy
+    from scipy.sparse import issparse
 
     dask, _ = _import_dask()
+    if model.metric == "precomputed" or issparse(model._training_data):
+        raise ValueError(
+            "transform of a dask array needs a model fitted on dense samples with a "
+            f"feature metric (this one: metric={model.metric!r}"
+            + (", sparse training data" if issparse(model._training_data) else "")
+            + "); transform a numpy array or scipy matrix instead."
+        )
     X = check_rows(X, min_samples=0)
     if X.shape[1] != model.n_features_in_:
         raise ValueError(
@@ -492,9 +601,16 @@ def transform(model, X, params):
     # What a worker needs: the embedding and the settings, one thread per task (dask
     # runs the tasks in parallel), nothing printed; P stays on the client (transform
     # only checks that the model kept it).
-    shell = copy.copy(model)
-    for key in ("_field", "_training_data"):
-        vars(shell).pop(key, None)
+    # Not copy.copy: that pickles the model's state, which would bring a dask-fitted
+    # model's training rows to the client.
+    shell = object.__new__(type(model))
+    vars(shell).update(
+        {
+            key: value
+            for key, value in vars(model).items()
+            if key not in ("_field", "_training_data")
+        }
+    )
     shell.affinities_ = None
     shell.n_jobs = 1
     shell.verbose = 0

@@ -53,7 +53,7 @@ def csr(fdp, n):
 
 def one_input(raw):
     fdp = atheris.FuzzedDataProvider(raw)
-    target = fdp.ConsumeIntInRange(0, 8)
+    target = fdp.ConsumeIntInRange(0, 9)
     n = fdp.ConsumeIntInRange(0, 40)
     d = fdp.ConsumeIntInRange(0, 300 if fdp.ConsumeBool() else 6)
     threads = fdp.ConsumeIntInRange(1, 3)
@@ -111,6 +111,28 @@ def one_input(raw):
             m = fdp.ConsumeIntInRange(0, 20)
             d_query = d if fdp.ConsumeBool() else fdp.ConsumeIntInRange(0, 8)
             _core.knn_query(matrix(fdp, n, d, dtype), matrix(fdp, m, d_query, dtype), k, threads)
+        elif target == 8:  # acctsne.dask's kNN block step, with any state arrays
+            m = fdp.ConsumeIntInRange(0, 20)
+            d_ref = d if fdp.ConsumeBool() else fdp.ConsumeIntInRange(0, 8)
+            kk = max(k, 0)
+            values = floats(fdp, m * kk).astype(np.float32).reshape(m, kk)
+            ids = np.array(
+                [fdp.ConsumeIntInRange(-2, n + m + 2) for _ in range(m * kk)], dtype=np.int32
+            ).reshape(m, kk)
+            exact = floats(fdp, m * kk).reshape(m, kk)
+            _core.knn_block_step(
+                matrix(fdp, m, d, dtype),
+                fdp.ConsumeIntInRange(-1, 50),
+                matrix(fdp, n, d_ref, dtype),
+                fdp.ConsumeIntInRange(-1, 50),
+                k,
+                floats(fdp, d if fdp.ConsumeBool() else d_ref),
+                fdp.ConsumeFloat(),
+                values,
+                ids,
+                exact,
+                threads,
+            )
         else:  # transform: a reference field and a short descent of new points in it
             dims = fdp.ConsumeIntInRange(0, 4)
             kind = ["grid", "tree", "exact", "other"][fdp.ConsumeIntInRange(0, 3)]

@@ -16,7 +16,9 @@
 // float32 rows (SIMD dot tile), or, for rows of kProjectionMinFeatures (256) features or
 // more, their float32 squared distance (the value of ExactKnn's screened search), with the
 // expansion as a pre-filter. A step skips pairs of 256-row sub-blocks whose bounding balls
-// are too far apart to offer anything, as ExactKnn does.
+// are too far apart to offer anything, as ExactKnn does. (One corner differs: wide rows
+// whose sampled rows all sit exactly at the mean give ExactKnn no principal direction,
+// and it then ranks by the expansion.)
 #pragma once
 
 #include <cstdint>
