@@ -167,31 +167,14 @@ void SymmetricSearch(const std::vector<float>& rows, const std::vector<float>& t
   // without it the test costs a d-length distance per pair of 256 x 256 rows. The
   // thresholds only fall, so the per-block maxima (updated by the thread that owns the
   // block in its round) are always at or above the current ones.
-  std::vector<double> centres(static_cast<size_t>(n_blocks * width), 0.0);
-  std::vector<double> radii(static_cast<size_t>(n_blocks), 0.0);
+  std::vector<double> centres, radii;
+  BlockBalls(rows.data(), n, width, pool, centres, radii);
   std::vector<float> block_threshold(static_cast<size_t>(n_blocks),
                                      std::numeric_limits<float>::infinity());
   float max_norm = 0.0f;
   for (int64_t s = 0; s < n; ++s) max_norm = std::max(max_norm, norms[static_cast<size_t>(s)]);
   const double value_slack =
       kQuerySlack * (static_cast<double>(width) + 4.0) * 2.0 * static_cast<double>(max_norm);
-  pool.run(n_blocks, [&](int64_t a) {
-    const int64_t begin = a * kQueryBlock, end = std::min(n, begin + kQueryBlock);
-    double* centre = &centres[static_cast<size_t>(a * width)];
-    for (int64_t s = begin; s < end; ++s)
-      for (int64_t f = 0; f < width; ++f) centre[f] += rows[static_cast<size_t>(s * width + f)];
-    for (int64_t f = 0; f < width; ++f) centre[f] /= static_cast<double>(end - begin);
-    double r2 = 0.0;
-    for (int64_t s = begin; s < end; ++s) {
-      double sq = 0.0;
-      for (int64_t f = 0; f < width; ++f) {
-        const double diff = rows[static_cast<size_t>(s * width + f)] - centre[f];
-        sq += diff * diff;
-      }
-      r2 = std::max(r2, sq);
-    }
-    radii[static_cast<size_t>(a)] = std::sqrt(r2) * (1.0 + 1e-9);
-  });
   auto can_offer = [&](int64_t a, int64_t b) {
     const double limit = std::max(block_threshold[static_cast<size_t>(a)],
                                   block_threshold[static_cast<size_t>(b)]);

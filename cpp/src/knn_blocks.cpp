@@ -46,27 +46,7 @@ OrderedSide Prepare(const T* X, int64_t n, int64_t d, const Centring& centring,
     }
   });
   for (int64_t s = 0; s < n; ++s) side.max_norm = std::max(side.max_norm, side.norms[s]);
-  // Every row of sub-block a lies within radii[a] of centres[a] (as in ExactKnn).
-  const int64_t n_blocks = NumBlocks(n, kQueryBlock);
-  side.centres.assign(static_cast<size_t>(n_blocks * d), 0.0);
-  side.radii.assign(static_cast<size_t>(n_blocks), 0.0);
-  pool.run(n_blocks, [&](int64_t a) {
-    const int64_t begin = a * kQueryBlock, end = std::min(n, begin + kQueryBlock);
-    double* centre = &side.centres[static_cast<size_t>(a * d)];
-    for (int64_t s = begin; s < end; ++s)
-      for (int64_t f = 0; f < d; ++f) centre[f] += side.rows[static_cast<size_t>(s * d + f)];
-    for (int64_t f = 0; f < d; ++f) centre[f] /= static_cast<double>(end - begin);
-    double r2 = 0.0;
-    for (int64_t s = begin; s < end; ++s) {
-      double sq = 0.0;
-      for (int64_t f = 0; f < d; ++f) {
-        const double diff = side.rows[static_cast<size_t>(s * d + f)] - centre[f];
-        sq += diff * diff;
-      }
-      r2 = std::max(r2, sq);
-    }
-    side.radii[static_cast<size_t>(a)] = std::sqrt(r2) * (1.0 + 1e-9);
-  });
+  BlockBalls(side.rows.data(), n, d, pool, side.centres, side.radii);
   return side;
 }
 

@@ -216,6 +216,34 @@ constexpr int64_t kQueryExtra = 8;
 // feature and unit of |q|^2 + |r|^2 (a few ulps each; generous).
 constexpr double kQuerySlack = 4.0 / (1 << 24);
 
+// Balls that bound each block of kQueryBlock consecutive rows of `rows` (n x width,
+// row-major): centres (n_blocks x width, the blocks' means) and radii (the largest
+// distance to the centre, rounded up), in double. The searches' block-pair bounds rest
+// on them: no row of block a is farther than radii[a] from centres[a].
+inline void BlockBalls(const float* rows, int64_t n, int64_t width, ThreadPool& pool,
+                       std::vector<double>& centres, std::vector<double>& radii) {
+  const int64_t n_blocks = NumBlocks(n, kQueryBlock);
+  centres.assign(static_cast<size_t>(n_blocks * width), 0.0);
+  radii.assign(static_cast<size_t>(n_blocks), 0.0);
+  pool.run(n_blocks, [&](int64_t a) {
+    const int64_t begin = a * kQueryBlock, end = std::min(n, begin + kQueryBlock);
+    double* centre = &centres[static_cast<size_t>(a * width)];
+    for (int64_t s = begin; s < end; ++s)
+      for (int64_t f = 0; f < width; ++f) centre[f] += rows[s * width + f];
+    for (int64_t f = 0; f < width; ++f) centre[f] /= static_cast<double>(end - begin);
+    double r2 = 0.0;
+    for (int64_t s = begin; s < end; ++s) {
+      double sq = 0.0;
+      for (int64_t f = 0; f < width; ++f) {
+        const double diff = rows[s * width + f] - centre[f];
+        sq += diff * diff;
+      }
+      r2 = std::max(r2, sq);
+    }
+    radii[static_cast<size_t>(a)] = std::sqrt(r2) * (1.0 + 1e-9);
+  });
+}
+
 // A kd-tree order of the rows (definition and rationale in knn.cpp): position s of the
 // result holds row perm[s]; each left part of a split is a whole number of kQueryBlock.
 std::vector<int32_t> LocalityOrder(const float* rows, int64_t n, int64_t d, ThreadPool& pool);
