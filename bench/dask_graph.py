@@ -23,6 +23,7 @@ import time
 
 import dask.array as da
 import numpy as np
+from ann import recall  # bench/ann.py: the mean over rows of the true neighbours found
 from distributed import Client, LocalCluster, wait
 
 from acctsne import _core
@@ -31,15 +32,6 @@ from acctsne.benchmark import datasets
 from acctsne.benchmark.run import machine_info
 
 K = 90
-
-
-def recall(found, exact):
-    hits = 0
-    for start in range(0, len(found), 65536):
-        a = np.sort(found[start : start + 65536], axis=1)
-        b = np.sort(exact[start : start + 65536], axis=1)
-        hits += sum(len(np.intersect1d(x, y, assume_unique=True)) for x, y in zip(a, b))
-    return hits / exact.size
 
 
 def run_size(n, workers, modes, chunk_rows, threads):

@@ -69,14 +69,14 @@ def test_fit_in_locality_order_keeps_the_samples_order(method, low_threshold):
         snapshots.append(embedding)
         return iteration >= 280
 
-    est = TSNE(
+    params = dict(
         method=method,
         random_state=0,
-        n_jobs=2,
         max_iter=400,
         callbacks=stop_at_280,
         callbacks_every_iters=20,
     )
+    est = TSNE(n_jobs=2, **params)
     Y = est.fit_transform(X)
     # P is P whatever the order the fit built it in.
     P_ref, _ = _affinities.sparse_affinities(X, 30.0, n_threads=2)
@@ -89,14 +89,7 @@ def test_fit_in_locality_order_keeps_the_samples_order(method, low_threshold):
     assert accuracy > 0.99
     np.testing.assert_array_equal(snapshots[-1], Y)
     # Bitwise the same for any thread count.
-    Y1 = TSNE(
-        method=method,
-        random_state=0,
-        n_jobs=1,
-        max_iter=400,
-        callbacks=stop_at_280,
-        callbacks_every_iters=20,
-    ).fit_transform(X)
+    Y1 = TSNE(n_jobs=1, **params).fit_transform(X)
     np.testing.assert_array_equal(Y, Y1)
 
 

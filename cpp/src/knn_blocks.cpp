@@ -34,6 +34,16 @@ OrderedSide Prepare(const T* X, int64_t n, int64_t d, const Centring& centring,
                     int64_t padded, ThreadPool& pool) {
   OrderedSide side;
   SelectionRows sel = ApplyCentring(X, n, d, centring, pool);
+  // A non-finite row, or a centring that does not fit the rows (a wrong mean or
+  // max_abs overflows float32), shows in the norms; it must stop here, before NaN
+  // reaches the orderings of the kd split and the top-k.
+  for (int64_t i = 0; i < n; ++i) {
+    if (std::isfinite(sel.norms[static_cast<size_t>(i)])) continue;
+    for (int64_t f = 0; f < d; ++f)
+      if (!std::isfinite(static_cast<double>(X[i * d + f])))
+        throw NumericalError("kNN: input contains non-finite values");
+    throw NumericalError("kNN block step: the centring does not fit the rows");
+  }
   side.perm = LocalityOrder(sel.rows.data(), n, d, pool);
   side.rows.resize(static_cast<size_t>(n * d));
   side.norms.assign(static_cast<size_t>(std::max(n, padded)),
@@ -85,12 +95,6 @@ void BlockKnnStep(const T* queries, int64_t n_queries, int64_t query_start, cons
     ACCTSNE_CHECK(ids[e] < reference_start || ids[e] >= reference_start + n_ref,
                   "kNN block step: the state already holds rows of this reference block");
   }
-  for (int64_t e = 0; e < n_queries * d; ++e)
-    if (!std::isfinite(static_cast<double>(queries[e])))
-      throw NumericalError("kNN: input contains non-finite values");
-  for (int64_t e = 0; e < n_ref * d; ++e)
-    if (!std::isfinite(static_cast<double>(reference[e])))
-      throw NumericalError("kNN: input contains non-finite values");
   for (int64_t f = 0; f < d; ++f)
     if (!std::isfinite(mean[f])) throw NumericalError("kNN block step: non-finite mean");
   const kernels::DotTileFn dot_tile = kernels::GetDotTile(level);
@@ -103,14 +107,6 @@ void BlockKnnStep(const T* queries, int64_t n_queries, int64_t query_start, cons
   const int64_t n_tiles = NumBlocks(n_ref, kTile);
   const OrderedSide q = Prepare(queries, n_queries, d, centring, 0, pool);
   const OrderedSide r = Prepare(reference, n_ref, d, centring, n_tiles * kTile, pool);
-  // A centring that does not fit these rows (a wrong mean or max_abs) could overflow
-  // float32; NaN values would break the top-k's ordering.
-  for (int64_t s = 0; s < n_queries; ++s)
-    if (!std::isfinite(q.norms[static_cast<size_t>(s)]))
-      throw NumericalError("kNN block step: the centring does not fit the query rows");
-  for (int64_t s = 0; s < n_ref; ++s)
-    if (!std::isfinite(r.norms[static_cast<size_t>(s)]))
-      throw NumericalError("kNN block step: the centring does not fit the reference rows");
   std::vector<float> tiles(static_cast<size_t>(n_tiles * d * kTile), 0.0f);
   ParallelForRange(pool, n_ref, 1024, [&](int64_t begin, int64_t end) {
     for (int64_t s = begin; s < end; ++s) {

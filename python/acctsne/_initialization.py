@@ -15,6 +15,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from scipy.sparse import issparse
 from sklearn.decomposition import PCA
 from threadpoolctl import threadpool_limits
 
@@ -41,7 +42,7 @@ def uses_blocked_pca(X, n_components):
     """Whether init='pca' of X runs the blocked covariance PCA of this module."""
     n, d = X.shape
     return (
-        not hasattr(X, "tocsr")  # dense
+        not issparse(X)
         and d <= PCA_COVARIANCE_MAX_FEATURES
         and n >= 10 * d
         and n_components <= min(n, d)

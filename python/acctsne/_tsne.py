@@ -39,7 +39,7 @@ from ._affinities import (
     sparse_affinities,
 )
 from ._config import resolve_n_threads
-from ._initialization import initial_embedding, rescaled_pca, uses_blocked_pca
+from ._initialization import initial_embedding
 from ._model import (
     MODEL_FORMAT,
     PERPLEXITY_LIST_TYPES,
@@ -506,22 +506,12 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self._phase_times["affinities"] = time() - t0 - self._phase_times.get("knn", 0.0)
 
         t0 = time()
-        if dask_input and isinstance(self.init, str) and self.init == "pca":
-            from .dask import compute, pca_embedding
+        if dask_input:
+            from .dask import initial_embedding as dask_initial_embedding
 
-            if uses_blocked_pca(X, self.n_components):
-                X_embedded = rescaled_pca(
-                    pca_embedding(X, self.n_components),
-                    n_samples,
-                    self.n_components,
-                    random_state,
-                )
-            else:
-                # Under 10 samples per feature (X is small): scikit-learn's PCA, as locally.
-                (X_local,) = compute(X)
-                X_embedded = initial_embedding(
-                    self.init, X_local, n_samples, self.n_components, random_state
-                )
+            X_embedded = dask_initial_embedding(
+                self.init, X, n_samples, self.n_components, random_state
+            )
         else:
             X_embedded = initial_embedding(self.init, X, n_samples, self.n_components, random_state)
         self._phase_times["init"] = time() - t0
@@ -728,6 +718,13 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 "keep_training_data=True."
             )
 
+    def _check_transform_perplexity(self, perplexity):
+        if max_perplexity(perplexity) >= self.embedding_.shape[0]:
+            raise ValueError(
+                f"perplexity ({perplexity}) must be less than the number of training "
+                f"samples ({self.embedding_.shape[0]})"
+            )
+
     def _reference_field(self, pool):
         """The fitted embedding's repulsion field, built on first use and cached."""
         key = (
@@ -856,11 +853,7 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         if is_dask_array(X):
             from . import dask as acctsne_dask
 
-            if max_perplexity(perplexity) >= self.embedding_.shape[0]:
-                raise ValueError(
-                    f"perplexity ({perplexity}) must be less than the number of training "
-                    f"samples ({self.embedding_.shape[0]})"
-                )
+            self._check_transform_perplexity(perplexity)
             return acctsne_dask.transform(self, X, params)
         if is_dask_array(self._training_data):
             # Fitted on a dask array: the training rows come to the client once.
@@ -883,11 +876,7 @@ class TSNE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 "This TSNE was fitted on a sparse matrix; transform needs the new samples "
                 "as a sparse matrix too, got a dense array."
             )
-        if max_perplexity(perplexity) >= self.embedding_.shape[0]:
-            raise ValueError(
-                f"perplexity ({perplexity}) must be less than the number of training "
-                f"samples ({self.embedding_.shape[0]})"
-            )
+        self._check_transform_perplexity(perplexity)
         pool = _core.ThreadPool(resolve_n_threads(self.n_jobs))
         return transform_new_points(
             self,

@@ -35,7 +35,7 @@ from numbers import Integral
 import numpy as np
 from scipy.sparse import csr_matrix
 
-from . import _core
+from . import _core, _initialization
 from ._initialization import (
     PCA_BLOCK_ROWS,
     PCA_COVARIANCE_MAX_FEATURES,
@@ -43,6 +43,7 @@ from ._initialization import (
     pca_project,
     pca_scatter,
     pca_sums,
+    rescaled_pca,
     uses_blocked_pca,
 )
 from ._neighbors import Neighbors
@@ -50,6 +51,7 @@ from ._neighbors import Neighbors
 __all__ = [
     "check_rows",
     "compute",
+    "initial_embedding",
     "is_dask_array",
     "kneighbors_graph",
     "nearest_neighbors",
@@ -539,6 +541,19 @@ def pca_embedding(X, n_components, client=None):
     )
     (out,) = compute(projected, client=client)
     return out
+
+
+def initial_embedding(init, X, n_samples, n_components, random_state):
+    """A local fit's initial embedding (``_initialization.initial_embedding``) of a dask
+    array: ``init='pca'`` by the blocked PCA on the workers, or, for data with fewer than
+    10 samples per feature (small), by scikit-learn's PCA of the rows brought to the
+    client, as a local fit does; 'random' and an array do not read X."""
+    if not (isinstance(init, str) and init == "pca"):
+        return _initialization.initial_embedding(init, None, n_samples, n_components, random_state)
+    if uses_blocked_pca(X, n_components):
+        return rescaled_pca(pca_embedding(X, n_components), n_samples, n_components, random_state)
+    (X_local,) = compute(X)
+    return _initialization.initial_embedding(init, X_local, n_samples, n_components, random_state)
 
 
 def _pca_scatter_continued(block, mean, scatter):
